@@ -1,0 +1,32 @@
+"""Flask-Admin: the Vietnamese admin shell, its menu and its views (one module per domain area)."""
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import lazy_gettext as _l
+
+from admin.accounts import AuditLogView, UserView
+from admin.facilities import FacilityView
+from admin.home import HomeView
+from admin.units import UnitBrowserView, UnitView
+from service.accounts.models import User
+from service.audit.models import AuditLog
+from service.facilities.models import Facility
+from service.security import csp_nonce
+from service.units.models import AdminUnit
+
+
+def init_admin(app):
+    admin = Admin(
+        name=_l("Drug-rehab data"),
+        theme=Bootstrap4Theme(base_template="admin/service_base.html", fluid=True),
+        index_view=HomeView(name=_l("Home"), url="/admin"),
+        csp_nonce_generator=csp_nonce,
+    )
+    reference = _l("Reference data")
+    admin.add_view(UnitBrowserView(name=_l("Unit browser"), category=reference, endpoint="unit_browser"))
+    admin.add_view(UnitView(AdminUnit, name=_l("Unit list"), category=reference, endpoint="units"))
+    admin.add_view(FacilityView(Facility, name=_l("Facilities"), category=reference, endpoint="facilities"))
+    system = _l("System")
+    admin.add_view(UserView(User, name=_l("Users"), category=system, endpoint="users"))
+    admin.add_view(AuditLogView(AuditLog, name=_l("Audit trail"), category=system, endpoint="audit"))
+    admin.init_app(app)
+    return admin

@@ -1,0 +1,207 @@
+"""The access-controlled base views every admin page is built on.
+
+- `AdminForm`: Flask-WTF's CSRF token on every Flask-Admin form (create, edit, delete, actions), checked by the
+  application-wide CSRFProtect as well.
+- `RoleAccessMixin`: which roles may open a view and what each may do there (`access`); anything else is a 403.
+- `ScopedModelView`: the rows of a view are filtered by the user's org-unit scope in `get_query`,
+  `get_count_query` and `get_one` (so list, details, edit, delete, actions and export all go through it); an
+  out-of-scope id is a 404; relation dropdowns and ajax lookups are scoped the same way.
+"""
+from flask import abort, has_request_context, redirect, request, url_for
+from flask_admin import BaseView
+from flask_admin.babel import Translations
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms.validators import ValidationError
+
+from service.accounts.scope import Scope
+from service.common.text import fold
+from service.extensions import db
+
+ALL_RIGHTS = frozenset({"list", "details", "export", "create", "edit", "delete"})
+READ = frozenset({"list", "details", "export"})
+# Flask-Admin endpoints → the right they need.
+ENDPOINT_RIGHTS = {
+    "index_view": "list", "details_view": "details", "export": "export", "create_view": "create",
+    "edit_view": "edit", "delete_view": "delete", "action_view": "edit", "ajax_update": "edit",
+    "ajax_lookup": None,
+}
+
+
+class AdminForm(FlaskForm):
+    class Meta(FlaskForm.Meta):
+        _translations = Translations()
+
+        def get_translations(self, form):
+            return self._translations
+
+
+def current_scope():
+    return Scope(current_user if current_user.is_authenticated else None)
+
+
+class RoleAccessMixin:
+    """`access` maps a role to the set of rights it has in this view; a role not listed cannot open it."""
+
+    access: dict = {}
+
+    def rights(self):
+        if not has_request_context():
+            # Flask-Admin reads can_* once at start-up to build its caches: build them all.
+            return ALL_RIGHTS
+        if not current_user.is_authenticated or not current_user.is_active:
+            return frozenset()
+        return frozenset(self.access.get(current_user.role, ()))
+
+    def is_accessible(self):
+        return bool(self.rights())
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("admin.login_view", next=request.full_path))
+        abort(403)
+
+
+class SecureView(RoleAccessMixin, BaseView):
+    """A custom (non-model) admin page."""
+
+
+class ScopedAjaxLoader(QueryAjaxModelLoader):
+    """An ajax lookup (select2) that only offers, and only accepts, rows in the user's scope."""
+
+    def __init__(self, name, model, scope_clause, fold_term=False, **options):
+        options.setdefault("page_size", 20)
+        super().__init__(name, db, model, **options)
+        self.scope_clause = scope_clause
+        self.fold_term = fold_term
+
+    def get_list(self, term, offset=0, limit=20):
+        return super().get_list(fold(term) if self.fold_term else term, offset, limit)
+
+    def get_query(self):
+        return super().get_query().filter(self.scope_clause(current_scope()))
+
+    def get_one(self, pk):
+        column = getattr(self.model, self.pk)
+        try:
+            pk = column.type.python_type(pk)
+        except (TypeError, ValueError):
+            return None
+        with db.session.no_autoflush:
+            return self.get_query().filter(column == pk).one_or_none()
+
+    def format(self, model):
+        if model is None:
+            return None
+        edition = getattr(model, "edition", None)
+        label = f"{model} [{edition}]" if edition else str(model)
+        return getattr(model, self.pk), label
+
+
+class ScopedModelView(RoleAccessMixin, ModelView):
+    form_base_class = AdminForm
+    page_size = 50
+    can_set_page_size = True
+    export_max_rows = 10000
+    export_types = ["csv"]
+    list_template = "admin/model/list.html"
+    # Subclasses: a function Scope → SQLAlchemy clause on self.model.
+    scope_clause = None
+    # Model class → function Scope → clause, for relation dropdowns in forms.
+    relation_scopes: dict = {}
+
+    def __init__(self, model, *args, **kwargs):
+        super().__init__(model, db, *args, **kwargs)
+
+    # rights → Flask-Admin switches
+    @property
+    def can_create(self):
+        return "create" in self.rights()
+
+    @property
+    def can_edit(self):
+        return "edit" in self.rights()
+
+    @property
+    def can_delete(self):
+        return "delete" in self.rights()
+
+    @property
+    def can_export(self):
+        return "export" in self.rights()
+
+    @property
+    def can_view_details(self):
+        return "details" in self.rights()
+
+    def _handle_view(self, name, **kwargs):
+        response = super()._handle_view(name, **kwargs)
+        if response is not None:
+            return response
+        needed = ENDPOINT_RIGHTS.get(name)
+        if needed and needed not in self.rights():
+            abort(403)
+        return None
+
+    # scope
+    def _scoped(self, query):
+        clause = type(self).scope_clause
+        if clause is None:
+            raise NotImplementedError(f"{type(self).__name__} must define scope_clause")
+        return query.filter(clause(current_scope()))
+
+    def get_query(self):
+        return self._scoped(super().get_query())
+
+    def get_count_query(self):
+        return self._scoped(super().get_count_query())
+
+    def get_one(self, id):
+        pk = getattr(self.model, self._primary_key)
+        try:
+            value = pk.type.python_type(id)
+        except (TypeError, ValueError):
+            abort(404)
+        model = self.get_query().filter(pk == value).one_or_none()
+        if model is None:
+            abort(404)
+        return model
+
+    def coerce_ids(self, ids):
+        """Row ids from a form are strings; PostgreSQL (psycopg 3) will not compare them with integer keys."""
+        python_type = getattr(self.model, self._primary_key).type.python_type
+        try:
+            return tuple(python_type(value) for value in ids)
+        except (TypeError, ValueError):
+            abort(404)
+
+    def action_delete(self, ids):
+        return super().action_delete(self.coerce_ids(ids))
+
+    def _scope_relation_fields(self, form):
+        for field in form:
+            factory = getattr(field, "query_factory", None)
+            if factory is None:
+                continue
+            query = factory()
+            entity = query.column_descriptions[0]["entity"]
+            clause = self.relation_scopes.get(entity)
+            if clause is None:
+                raise RuntimeError(f"{type(self).__name__}.{field.name}: relation to {entity.__name__} has no scope")
+            field.query = query.filter(clause(current_scope()))
+        return form
+
+    def create_form(self, obj=None):
+        return self._scope_relation_fields(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._scope_relation_fields(super().edit_form(obj))
+
+    def on_model_change(self, form, model, is_created):
+        """A saved row must still be in the user's scope (no moving a row out of, or into, someone else's)."""
+        db.session.flush()
+        if not self.get_query().filter(getattr(self.model, self._primary_key) == getattr(model, self._primary_key)).first():
+            raise ValidationError(_l("This record would be outside your scope."))

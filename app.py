@@ -1,0 +1,108 @@
+"""The application factory: configuration, extensions, blueprints, admin, CLI.
+
+    flask --app app serve          # the embedded service (what `make run` starts)
+    flask --app app db upgrade     # schema migrations
+"""
+from flask import Flask, g, redirect, request, url_for
+from flask_login import current_user
+
+from service.config import INSTANCE_DIR, config_from_environment
+from service.extensions import babel, csrf, db, login_manager, migrate
+
+
+def _load_config(app, config):
+    if config is None:
+        config = config_from_environment()
+    if isinstance(config, dict):
+        base = config_from_environment()
+        app.config.from_object(base)
+        app.config.update(config)
+        base.finalise(app.config)
+    else:
+        app.config.from_object(config)
+        config.finalise(app.config)
+
+
+def create_app(config=None):
+    """Build the service. `config` is a config class (service.config) or a dict of overrides."""
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), template_folder="admin/templates",
+                static_folder="admin/static")
+    _load_config(app, config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True,
+                     compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from service.i18n import select_locale
+
+    babel.init_app(app, locale_selector=select_locale)
+
+    _register_models()
+    _register_auth(app)
+    _register_blueprints(app)
+    _register_cli(app)
+
+    from admin import init_admin
+
+    init_admin(app)
+
+    @app.get("/")
+    def root():
+        return redirect(url_for("admin.index"))
+
+    return app
+
+
+def _register_models():
+    """Import every model module so that metadata (and Alembic) sees all tables."""
+    import service.accounts.models  # noqa: F401
+    import service.audit.models  # noqa: F401
+    import service.facilities.models  # noqa: F401
+    import service.units.models  # noqa: F401
+    import service.audit.operations  # noqa: F401  (registers the flush listener)
+
+
+def _register_auth(app):
+    from service.accounts.auth import load_user
+    from service.audit.operations import act_as
+    from service.security import csp_nonce, set_security_headers
+
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "admin.login_view"
+    login_manager.session_protection = "basic"
+
+    @app.before_request
+    def _declare_actor():
+        g.pop("audit_actor", None)
+        g.pop("csp_nonce", None)
+        csp_nonce()
+        if current_user.is_authenticated:
+            channel = "admin" if request.path.startswith("/admin") else "web"
+            act_as(current_user.id, current_user.username, channel)
+
+    app.after_request(set_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+
+def _register_blueprints(app):
+    from service.api import bp as api_bp
+    from service.i18n import bp as i18n_bp
+
+    app.register_blueprint(i18n_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # the API takes bearer tokens only, never the session cookie
+
+
+def _register_cli(app):
+    from service.accounts.cli import users_cli
+    from service.demo.cli import demo_cli, serve_command
+    from service.scheduler import scheduler_cli
+    from service.units.cli import units_cli
+
+    for group in (units_cli, users_cli, demo_cli, scheduler_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(serve_command)

@@ -1,0 +1,126 @@
+"""Org-unit scope: the one place that says which units and facilities a user may see and change.
+
+Every admin list, detail, edit, delete, export, relation dropdown and ajax lookup, and every API query, filters
+through `Scope`. The rules:
+
+- an administrator without a scope unit sees the whole country; every other user sees nothing unless given a
+  scope unit (deny by default);
+- the scope unit and every unit under it (its province_id / district_id point to it) are in scope;
+- across the 2025 reform, a unit of the other edition is in scope only when *all* of it lies in the scope: an
+  old commune whose successors all lie in the scope, a new commune whose predecessors all lie in it; a district
+  or province when all its communes do. A split commune is never shared with a scope that holds only part of it;
+- a facility manager is limited to their own facility.
+"""
+from flask import abort
+from sqlalchemy import and_, case, false, func, or_, select, true
+from sqlalchemy.orm import aliased
+
+from service.extensions import db
+from service.units.models import AdminUnit, UnitSuccession
+
+
+class Scope:
+    def __init__(self, user):
+        self.user = user
+        self.unit = user.scope_unit if user is not None else None
+        self.national = bool(user is not None and user.role == "admin" and user.scope_unit_id is None)
+        self.facility_id = user.facility_id if user is not None and user.role == "facility_manager" else None
+
+    # --- units -------------------------------------------------------------------------------------------
+    def _same_edition_clause(self, unit=AdminUnit):
+        s = self.unit.id
+        return or_(unit.id == s, unit.province_id == s, unit.district_id == s)
+
+    def _other_edition_commune_ids(self):
+        """Communes of the other edition that lie wholly in the scope (all succession links inside)."""
+        scoped = aliased(AdminUnit)
+        inside = select(scoped.id).where(self._same_edition_clause(scoped))
+        if self.unit.edition == 2025:
+            own, other = UnitSuccession.new_unit_id, UnitSuccession.old_unit_id
+        else:
+            own, other = UnitSuccession.old_unit_id, UnitSuccession.new_unit_id
+        return (
+            select(other)
+            .group_by(other)
+            .having(func.sum(case((own.in_(inside), 0), else_=1)) == 0)
+        )
+
+    def unit_clause(self, unit=AdminUnit, edition=None):
+        """A WHERE clause on an AdminUnit (or alias) restricting it to this scope."""
+        if self.national:
+            return true()
+        if self.unit is None:
+            return false()
+        same = and_(unit.edition == self.unit.edition, self._same_edition_clause(unit))
+        if edition == self.unit.edition:
+            return same
+        communes = self._other_edition_commune_ids()
+        member = aliased(AdminUnit)
+        # a district/province of the other edition is in scope when none of its communes is outside the scope
+        whole_parent = and_(
+            unit.level != "commune",
+            ~select(member.id)
+            .where(
+                or_(member.province_id == unit.id, member.district_id == unit.id),
+                member.level == "commune",
+                member.id.not_in(communes),
+            )
+            .exists(),
+            select(member.id).where(or_(member.province_id == unit.id, member.district_id == unit.id)).exists(),
+        )
+        other = and_(unit.edition != self.unit.edition, or_(unit.id.in_(communes), whole_parent))
+        if edition is not None:
+            return other
+        return or_(same, other)
+
+    def unit_ids(self, edition=None):
+        """A SELECT of the ids of the units in scope (for `column.in_(...)`)."""
+        query = select(AdminUnit.id)
+        if edition is not None:
+            query = query.where(AdminUnit.edition == edition)
+        return query.where(self.unit_clause(AdminUnit, edition))
+
+    def units_column_clause(self, column, edition=None):
+        """Restrict a foreign-key column that points to admin_unit.id."""
+        if self.national:
+            return true()
+        return column.in_(self.unit_ids(edition))
+
+    def contains_unit(self, unit):
+        if unit is None:
+            return False
+        if self.national:
+            return True
+        query = select(AdminUnit.id).where(AdminUnit.id == unit.id, self.unit_clause(AdminUnit, unit.edition))
+        return db.session.execute(query).first() is not None
+
+    # --- facilities --------------------------------------------------------------------------------------
+    def facility_clause(self, facility_model):
+        if self.national:
+            return true()
+        if self.facility_id is not None:
+            return facility_model.id == self.facility_id
+        return self.units_column_clause(facility_model.org_unit_id)
+
+    def contains_facility(self, facility):
+        if facility is None:
+            return False
+        if self.national:
+            return True
+        if self.facility_id is not None:
+            return facility.id == self.facility_id
+        return self.contains_unit(facility.org_unit)
+
+    # --- users -------------------------------------------------------------------------------------------
+    def user_clause(self, user_model):
+        """Users an administrator may manage: those whose scope unit lies in the administrator's scope."""
+        if self.national:
+            return true()
+        if self.unit is None:
+            return false()
+        return user_model.scope_unit_id.in_(self.unit_ids())
+
+    def require_unit(self, unit):
+        """404 when a unit is outside the scope (the id may not even be confirmed to exist)."""
+        if not self.contains_unit(unit):
+            abort(404)

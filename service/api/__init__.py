@@ -1,0 +1,116 @@
+"""The HTTP API under /api/v1: bearer tokens, JSON errors in Vietnamese, paginated lists, OpenAPI document.
+
+Each domain area adds its routes in its own api.py (`service.units.api`, …) on this blueprint.
+"""
+import functools
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from service.accounts.operations import user_for_token
+from service.accounts.scope import Scope
+from service.audit.operations import act_as
+from service.common.time import utcnow
+from service.extensions import db
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+OPENAPI_PATHS = {}
+
+
+class ApiError(Exception):
+    def __init__(self, status, code, message, details=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details or []
+
+
+def error_response(status, code, message, details=None):
+    response = jsonify({"error": {"code": code, "message": message, "details": details or []}})
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc):
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc):
+    messages = {
+        400: _("Bad request."),
+        401: _("Authentication required: send Authorization: Bearer <token>."),
+        403: _("You do not have the right to do this."),
+        404: _("Not found (or outside your scope)."),
+        405: _("Method not allowed."),
+        413: _("The request is too large."),
+    }
+    return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
+                          messages.get(exc.code, exc.description or ""))
+
+
+@bp.before_request
+def _authenticate():
+    g.api_locale = "vi"
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+    if user is None:
+        with force_locale("vi"):
+            return error_response(401, "unauthorized", _("Authentication required: send Authorization: Bearer <token>."))
+    g.api_user = user
+    g.scope = Scope(user)
+    act_as(user.id, user.username, "api")
+
+
+def api_route(rule, summary, methods=("GET",), roles=None, params=()):
+    """Register a route and its OpenAPI entry; `roles` limits it to those roles."""
+
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            if roles and g.api_user.role not in roles:
+                raise ApiError(403, "forbidden", _("You do not have the right to do this."))
+            with force_locale("vi"):
+                return func(*args, **kwargs)
+
+        for method in methods:
+            OPENAPI_PATHS.setdefault(rule, {})[method.lower()] = {
+                "summary": summary,
+                "parameters": [{"name": name, "in": "query", "schema": {"type": "string"}} for name in params],
+                "security": [{"bearer": []}],
+                "responses": {"200": {"description": "OK"}, "401": {"description": "No or bad token"}},
+            }
+        return bp.route(rule, methods=list(methods), endpoint=func.__name__)(wrapper)
+
+    return decorator
+
+
+def paginate(select_query, schema):
+    """Run a SELECT with page / per_page from the query string; returns the list shape clients rely on."""
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+        per_page = min(current_app.config["API_PER_PAGE_MAX"], max(1, int(request.args.get("per_page", 50))))
+    except ValueError:
+        raise ApiError(400, "bad_request", _("page and per_page must be whole numbers.")) from None
+    total = db.session.scalar(select_query.with_only_columns(db.func.count()).order_by(None))
+    items = db.session.scalars(select_query.limit(per_page).offset((page - 1) * per_page)).all()
+    return {"items": schema.dump(items, many=True), "total": total, "page": page, "per_page": per_page}
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 document of every route (authenticated like the rest of the API)."""
+    return jsonify({
+        "openapi": "3.0.3",
+        "info": {"title": "Drug-rehab data quality and training records API", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": {rule.replace("<", "{").replace(">", "}").replace("int:", ""): spec
+                  for rule, spec in OPENAPI_PATHS.items()},
+        "x-generated-at": utcnow().isoformat(),
+    })
+
+
+from service.units import api as _units_api  # noqa: E402,F401  (registers the routes)

@@ -1,0 +1,73 @@
+"""Scheduled jobs, declared as data, run in an app context with their own audit actor and one commit.
+
+`flask scheduler run` starts them alone (deployments with several web workers); `make run` starts them in the
+web process (`SCHEDULER_IN_PROCESS`).
+"""
+import logging
+
+import click
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from service.audit.operations import act_as
+from service.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def _prune_login_attempts():
+    from service.accounts.operations import prune_login_attempts
+
+    return prune_login_attempts()
+
+
+# id → (callable, APScheduler trigger arguments). Later issues add validation, capacity and expiry jobs here.
+JOBS = {
+    "prune_login_attempts": (_prune_login_attempts, {"trigger": "cron", "hour": 2, "minute": 30}),
+}
+
+
+def run_job(app, job_id):
+    """Run one job inside an app context; commit on success, roll back and log on failure."""
+    func, _trigger = JOBS[job_id]
+    with app.app_context():
+        act_as(None, f"job:{job_id}", "job")
+        try:
+            result = func()
+            db.session.commit()
+            log.info("job %s done: %s", job_id, result)
+            return result
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed", job_id)
+            raise
+
+
+def build_scheduler(app, blocking=False):
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Ho_Chi_Minh")
+    for job_id, (_func, trigger) in JOBS.items():
+        scheduler.add_job(run_job, args=(app, job_id), id=job_id, coalesce=True, max_instances=1,
+                          misfire_grace_time=3600, **trigger)
+    return scheduler
+
+
+scheduler_cli = AppGroup("scheduler", help="Scheduled jobs.")
+
+
+@scheduler_cli.command("run")
+@with_appcontext
+def run_command():
+    """Run the scheduler alone, in the foreground (one per deployment)."""
+    app = current_app._get_current_object()
+    click.echo("Scheduler: " + ", ".join(JOBS))
+    build_scheduler(app, blocking=True).start()
+
+
+@scheduler_cli.command("run-job")
+@click.argument("job_id", type=click.Choice(sorted(JOBS)))
+@with_appcontext
+def run_job_command(job_id):
+    """Run one job now."""
+    click.echo(f"{job_id}: {run_job(current_app._get_current_object(), job_id)}")

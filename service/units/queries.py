@@ -1,0 +1,55 @@
+"""Read-side queries on units: children in Vietnamese order, search by code or name, breadcrumbs."""
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import aliased
+
+from service.common.text import fold
+from service.extensions import db
+from service.units.models import AdminUnit
+
+
+def scoped_units(scope, edition=None, level=None, parent_id=None):
+    query = select(AdminUnit).where(scope.unit_clause(AdminUnit, edition))
+    if edition is not None:
+        query = query.where(AdminUnit.edition == edition)
+    if level:
+        query = query.where(AdminUnit.level == level)
+    if parent_id is not None:
+        query = query.where(AdminUnit.parent_id == parent_id)
+    return query.order_by(AdminUnit.sort_name, AdminUnit.code)
+
+
+def search(query, term):
+    """Filter a unit query by code prefix or accent-free name ('buon ma' finds 'Buôn Ma Thuột')."""
+    term = (term or "").strip()
+    if not term:
+        return query
+    if term.isdigit():
+        return query.where(AdminUnit.code.startswith(term))
+    return query.where(AdminUnit.search_name.contains(fold(term)))
+
+
+def roots(scope, edition):
+    """The top units of the scope in an edition: units in scope whose parent is not in scope."""
+    parent = aliased(AdminUnit)
+    in_scope_parent = select(parent.id).where(parent.id == AdminUnit.parent_id, scope.unit_clause(parent, edition))
+    query = scoped_units(scope, edition).where(
+        or_(AdminUnit.parent_id.is_(None), ~in_scope_parent.exists())
+    )
+    return db.session.scalars(query).all()
+
+
+def child_counts(unit_ids):
+    if not unit_ids:
+        return {}
+    rows = db.session.execute(
+        select(AdminUnit.parent_id, func.count()).where(AdminUnit.parent_id.in_(unit_ids)).group_by(AdminUnit.parent_id)
+    )
+    return dict(rows.all())
+
+
+def breadcrumb(unit):
+    chain = []
+    while unit is not None:
+        chain.append(unit)
+        unit = unit.parent
+    return list(reversed(chain))

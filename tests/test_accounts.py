@@ -1,0 +1,143 @@
+"""Accounts: CLI creation, tokens, login with CSRF, lockout, and sessions that end when they must."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from service.accounts.models import LoginAttempt, User
+from service.accounts.operations import AccountError, issue_token, set_active, set_password
+from service.audit.models import AuditLog
+from service.common.time import utcnow
+from tests.conftest import PASSWORD, csrf_token_from
+
+
+def test_cli_creates_a_scoped_user_from_a_password_on_stdin(runner, make_unit, db):
+    province = make_unit("province", edition=2025, code="66")
+    result = runner.invoke(args=["users", "create", "--username", "giamsat66", "--role", "data_steward",
+                                 "--scope", "66", "--password-stdin"], input="một-mật-khẩu-dài\n")
+    assert result.exit_code == 0, result.output
+    user = db.session.execute(select(User).where(User.username == "giamsat66")).scalar_one()
+    assert user.scope_unit_id == province.id and user.role == "data_steward"
+    assert user.password_hash != "một-mật-khẩu-dài" and user.password_hash.startswith(("scrypt:", "pbkdf2:"))
+    audit = db.session.execute(select(AuditLog).where(AuditLog.table_name == "user_account",
+                                                      AuditLog.action == "create")).scalar_one()
+    assert audit.channel == "cli" and audit.new_values["password_hash"] == "***"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--role", "data_steward"], "phạm vi"),
+    (["--role", "facility_manager", "--scope", "66"], "cơ sở"),
+    (["--role", "data_steward", "--scope", "00000"], "00000"),
+    (["--role", "superuser"], "superuser"),
+])
+def test_cli_refuses_a_user_without_the_scope_its_role_needs(runner, make_unit, args, message, db):
+    make_unit("province", edition=2025, code="66")
+    result = runner.invoke(args=["users", "create", "--username", "x1", *args, "--password-stdin"],
+                           input="một-mật-khẩu-dài\n")
+    assert result.exit_code != 0
+    assert message in result.output
+    assert db.session.execute(select(User).where(User.username == "x1")).first() is None
+
+
+def test_cli_token_prints_a_token_that_opens_the_api_and_only_its_hash_is_stored(runner, make_user, client, db):
+    user = make_user("admin")
+    result = runner.invoke(args=["users", "token", user.username])
+    assert result.exit_code == 0
+    token = result.output.strip()
+    assert token.startswith("drs_") and len(token) > 30
+    assert token not in str(db.session.execute(select(AuditLog.new_values)).all())
+    response = client.get("/api/v1/units", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+def test_short_password_is_refused(make_user):
+    with pytest.raises(AccountError):
+        from service.accounts.operations import create_user
+        create_user("ngan", "admin", "ngắn")
+
+
+def test_login_needs_the_csrf_token(client, make_user):
+    user = make_user("admin")
+    response = client.post("/admin/login/", data={"username": user.username, "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/admin/").status_code == 302
+
+
+def test_login_and_logout(client, login, make_user):
+    user = make_user("admin")
+    response = login(user)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/")
+    home = client.get("/admin/")
+    assert home.status_code == 200 and "Xin chào" in home.text
+    assert home.headers["Cache-Control"] == "no-store"
+    client.post("/admin/logout/", data={"csrf_token": csrf_token_from(home.text)})
+    assert client.get("/admin/").status_code == 302
+
+
+def test_login_redirects_only_to_this_host(client, make_user):
+    user = make_user("admin")
+    page = client.get("/admin/login/?next=https://evil.example/x")
+    response = client.post("/admin/login/?next=https://evil.example/x", data={
+        "username": user.username, "password": PASSWORD, "csrf_token": csrf_token_from(page.text)})
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_five_failures_lock_the_username_from_that_address_but_not_from_another(client, login, make_user, db):
+    user = make_user("admin")
+    attacker = {"REMOTE_ADDR": "203.0.113.9"}
+    office = {"REMOTE_ADDR": "198.51.100.7"}
+    for _ in range(5):
+        response = login(user, "sai-mật-khẩu", environ_base=attacker)
+        assert response.status_code == 200 and "Sai tên đăng nhập" in response.text
+    response = login(user, PASSWORD, environ_base=attacker)
+    assert response.status_code == 200 and "quá nhiều lần" in response.text
+    response = login(user, PASSWORD, environ_base=office)
+    assert response.status_code == 302
+
+
+def test_failures_older_than_the_window_do_not_count(login, make_user, db):
+    user = make_user("admin")
+    for _ in range(5):
+        db.session.add(LoginAttempt(username=user.username, ip="127.0.0.1", success=False,
+                                    at=utcnow() - timedelta(minutes=16)))
+    db.session.flush()
+    assert login(user).status_code == 302
+
+
+def test_changing_the_password_or_disabling_ends_open_sessions_and_tokens(app, client, login, make_user, db):
+    user = make_user("admin")
+    login(user)
+    assert client.get("/admin/").status_code == 200
+    set_password(user, "một-mật-khẩu-mới-dài")
+    db.session.commit()
+    assert client.get("/admin/").status_code == 302
+
+    login(user, "một-mật-khẩu-mới-dài")
+    token = issue_token(user)
+    db.session.commit()
+    assert client.get("/admin/").status_code == 200
+    set_active(user, False)
+    db.session.commit()
+    assert client.get("/admin/").status_code == 302
+    assert client.get("/api/v1/units", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert login(user, "một-mật-khẩu-mới-dài").status_code == 200  # the form again, with an error
+
+
+def test_admin_creates_a_user_through_the_form_with_the_same_rules(client, login, make_user, make_unit, db):
+    admin = make_user("admin")
+    province = make_unit("province", edition=2025)
+    login(admin)
+    page = client.get("/admin/users/new/")
+    assert page.status_code == 200
+    data = {"username": "moi", "full_name": "Người Mới", "email": "", "role": "data_steward",
+            "scope_unit": str(province.id), "active": "y", "new_password": "mật-khẩu-đủ-dài",
+            "csrf_token": csrf_token_from(page.text)}
+    response = client.post("/admin/users/new/", data=data)
+    assert response.status_code == 302, response.text
+    user = db.session.execute(select(User).where(User.username == "moi")).scalar_one()
+    assert user.scope_unit_id == province.id
+
+    data.update(username="thieu", scope_unit="", new_password="mật-khẩu-đủ-dài")
+    response = client.post("/admin/users/new/", data=data, follow_redirects=True)
+    assert "phạm vi" in response.text
+    assert db.session.execute(select(User).where(User.username == "thieu")).first() is None
