@@ -40,6 +40,9 @@ def create_app(config=None):
     from service.i18n import select_locale
 
     babel.init_app(app, locale_selector=select_locale)
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
 
     _register_models()
     _register_auth(app)
@@ -54,7 +57,32 @@ def create_app(config=None):
     def root():
         return redirect(url_for("admin.index"))
 
+    _register_error_pages(app)
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return redirect(url_for("static", filename="favicon.svg"), code=301)
+
     return app
+
+
+def _register_error_pages(app):
+    from flask import render_template
+    from flask_babel import gettext as _
+
+    pages = {
+        403: (lambda: _("Access denied"), lambda: _("You do not have the right to open this page.")),
+        404: (lambda: _("Not found"), lambda: _("This page does not exist, or it is outside your scope.")),
+    }
+
+    def handler(error):
+        if request.path.startswith("/api/"):
+            return error
+        title, message = pages[error.code]
+        return render_template("error.html", code=error.code, title=title(), message=message()), error.code
+
+    for code in pages:
+        app.register_error_handler(code, handler)
 
 
 def _register_models():

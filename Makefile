@@ -1,0 +1,54 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+FLASK := SERVICE_MODE=embedded $(BIN)/flask --app app
+
+.PHONY: run test test-sqlite test-postgresql install install-dev translations browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt constraints.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -d translations
+
+## run: the whole service on this machine (SQLite file in instance/, demo data, scheduler in process)
+run: install translations
+	$(FLASK) db upgrade
+	$(FLASK) demo load
+	$(FLASK) serve --host $(HOST) --port $(PORT)
+
+## browser: Debian's chromium for the browser tests (installed when missing and we are root)
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; fi
+
+## test: every test, on SQLite and on PostgreSQL (127.0.0.1:5432, database test)
+test: install-dev translations browser
+	$(BIN)/pytest --db=sqlite
+	$(BIN)/pytest --db=postgresql
+
+test-sqlite: install-dev translations
+	$(BIN)/pytest --db=sqlite
+
+test-postgresql: install-dev translations
+	$(BIN)/pytest --db=postgresql
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

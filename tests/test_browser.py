@@ -1,0 +1,162 @@
+"""The admin shell in a real browser (Debian's chromium via Playwright): each role logs in, in Vietnamese,
+and sees only what the role may see; the administrator browses the units of both editions and switches to
+English. Pages must load without console errors (a CSP-blocked script would show up here)."""
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from service.accounts.operations import create_user
+from service.demo.operations import build_synthetic_units, load_official_units
+from service.extensions import db
+from service.facilities.models import Facility
+from service.units.models import AdminUnit
+from tests.conftest import PASSWORD, SHARED_DATA, make_app, migrate
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+pytestmark = pytest.mark.live_server
+
+
+def _seed(app):
+    with app.app_context():
+        if (SHARED_DATA / "vn_units_2025.csv").exists():
+            load_official_units(SHARED_DATA)
+        else:
+            build_synthetic_units()
+        province = db.session.query(AdminUnit).filter_by(edition=2025, code="66").one()
+        commune = db.session.query(AdminUnit).filter_by(edition=2025, level="commune",
+                                                        province_id=province.id).order_by(AdminUnit.code).first()
+        facility = Facility(code="CS-BROWSER", name="Cơ sở thử trình duyệt", org_unit=commune)
+        db.session.add(facility)
+        db.session.flush()
+        create_user("qt", "admin", PASSWORD)
+        create_user("dp", "training_coordinator", PASSWORD, scope_unit=province)
+        create_user("gs", "data_steward", PASSWORD, scope_unit=province)
+        create_user("cs", "facility_manager", PASSWORD, facility=facility)
+        create_user("bc", "commune_reporter", PASSWORD, scope_unit=commune)
+        db.session.commit()
+        return province.name, commune.name
+
+
+@pytest.fixture(scope="module")
+def server(databases):
+    app = make_app(databases.new_url("live"))
+    migrate(app)
+    names = _seed(app)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}", names
+    httpd.shutdown()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: `make browser` (or apt-get install chromium) installs it"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="vi-VN")
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()
+
+
+def log_in(page, base, username):
+    page.goto(base + "/admin/")
+    assert page.locator("h1").inner_text() == "Đăng nhập"
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(base + "/admin/")
+    assert "Xin chào" in page.locator("h1").inner_text()
+
+
+def menu_text(page):
+    return page.locator("#admin-navbar-collapse").inner_text()
+
+
+# role → (menu entries it must see, menu entries it must not see)
+MENUS = {
+    "qt": (["Danh mục", "Hệ thống"], []),
+    "dp": (["Danh mục"], ["Hệ thống"]),
+    "gs": (["Danh mục"], ["Hệ thống"]),
+    "cs": (["Danh mục"], ["Hệ thống"]),
+    "bc": (["Danh mục"], ["Hệ thống"]),
+}
+
+
+@pytest.mark.parametrize("username", list(MENUS))
+def test_each_role_logs_in_in_vietnamese_and_sees_only_its_menus(server, page, username):
+    base, (province_name, commune_name) = server
+    log_in(page, base, username)
+    shown, hidden = MENUS[username]
+    text = menu_text(page)
+    for entry in shown:
+        assert entry in text
+    for entry in hidden:
+        assert entry not in text
+    page.get_by_role("link", name="Danh mục").click()
+    submenu = page.locator(".dropdown-menu.show").inner_text()
+    assert "Cây đơn vị hành chính" in submenu
+    assert ("Cơ sở" in submenu) == (username != "bc")
+    if username in ("dp", "gs"):
+        assert province_name in page.locator("#who").inner_text()
+    if username == "bc":
+        assert commune_name in page.locator("#who").inner_text()
+    assert page.errors == [], page.errors
+    # a page the role may not open is refused, with a page in Vietnamese
+    response = page.goto(base + "/admin/users/")
+    assert response.status == (200 if username == "qt" else 403)
+    if username != "qt":
+        assert "không có quyền" in page.locator("body").inner_text()
+
+
+def test_admin_browses_both_editions_and_switches_to_english(server, page):
+    base, _names = server
+    log_in(page, base, "qt")
+    page.goto(base + "/admin/unit_browser/")
+    assert page.locator("#edition-switch .active").inner_text().startswith("Danh mục 2025")
+    page.get_by_role("link", name="Tỉnh Đắk Lắk").click()
+    assert "Tỉnh Đắk Lắk" in page.locator(".breadcrumb").inner_text()
+    assert page.locator("#units tbody tr").count() > 1
+    page.get_by_role("link", name="Danh mục 2024 (tỉnh → huyện → xã)").click()
+    page.locator("input[name=q]").fill("buon ma thuot")
+    page.get_by_role("button", name="Tìm").click()
+    assert "Thành phố Buôn Ma Thuột" in page.locator("#units").inner_text()
+    page.get_by_role("link", name="Thành phố Buôn Ma Thuột").click()
+    assert "Quận/huyện" not in page.locator("#units tbody").inner_text()
+    assert page.locator("#units tbody tr").count() >= 2
+    page.get_by_role("link", name="Ngôn ngữ").click()
+    page.get_by_role("link", name="English").click()
+    page.wait_for_load_state()
+    assert "Log out" in page.content() and "Administrative units" in page.locator("h1").inner_text()
+    assert page.errors == [], page.errors
+
+
+def test_the_reporter_sees_only_their_commune_in_the_unit_list(server, page):
+    base, (province_name, commune_name) = server
+    log_in(page, base, "bc")
+    page.goto(base + "/admin/units/?flt0_0=2025")
+    rows = page.locator("table.model-list tbody tr")
+    assert rows.count() == 1 and commune_name in rows.first.inner_text()
+    assert page.errors == [], page.errors
