@@ -9,7 +9,9 @@
 """
 from flask import abort, has_request_context, redirect, request, url_for
 from flask_admin import BaseView
+from flask_admin.actions import action
 from flask_admin.babel import Translations
+from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_babel import lazy_gettext as _l
@@ -32,11 +34,17 @@ ENDPOINT_RIGHTS = {
 
 
 class AdminForm(FlaskForm):
+    """Flask-Admin's BaseForm behaviour (translations, `_obj` for its Unique validator) on a Flask-WTF form."""
+
     class Meta(FlaskForm.Meta):
         _translations = Translations()
 
         def get_translations(self, form):
             return self._translations
+
+    def __init__(self, *args, obj=None, **kwargs):
+        self._obj = obj
+        super().__init__(*args, obj=obj, **kwargs)
 
 
 def current_scope():
@@ -178,6 +186,8 @@ class ScopedModelView(RoleAccessMixin, ModelView):
         except (TypeError, ValueError):
             abort(404)
 
+    @action("delete", admin_lazy_gettext("Delete"),
+            admin_lazy_gettext("Are you sure you want to delete selected records?"))
     def action_delete(self, ids):
         return super().action_delete(self.coerce_ids(ids))
 

@@ -58,13 +58,15 @@ def test_facility_manager_reaches_only_their_own_facility(client, login, world, 
 
 def test_delete_and_mass_delete_of_out_of_scope_rows_change_nothing(client, login, world, db, make_facility):
     spare = make_facility(world.commune_a2, code="CS-THUA")
+    spare_too = make_facility(world.commune_a2, code="CS-THUA-2")
     login(world.district_admin)
     token = csrf_token_from(client.get("/admin/facilities/").text)
     response = client.post("/admin/facilities/delete/", data={"id": world.outside.id, "csrf_token": token})
     assert response.status_code == 404
-    client.post("/admin/facilities/action/", data={"action": "delete", "rowid": [str(world.outside.id)],
-                                                   "csrf_token": token})
+    client.post("/admin/facilities/action/", data={"action": "delete", "csrf_token": token,
+                                                   "rowid": [str(world.outside.id), str(spare_too.id)]})
     assert db.session.get(Facility, world.outside.id) is not None
+    assert db.session.execute(select(Facility).where(Facility.code == "CS-THUA-2")).first() is None
     response = client.post("/admin/facilities/delete/", data={"id": spare.id, "csrf_token": token})
     assert response.status_code == 302
     assert db.session.execute(select(Facility).where(Facility.code == "CS-THUA")).first() is None

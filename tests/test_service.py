@@ -1,0 +1,123 @@
+"""Configuration, database settings, security headers, language, CSRF, the API shape and the scheduler."""
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+
+from app import create_app
+from service.config import PROJECT_DIR, Config, ConfigurationError, EmbeddedConfig, config_from_environment
+from service.facilities.models import Facility
+from service.scheduler import JOBS, build_scheduler
+from tests.conftest import csrf_token_from
+
+
+def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
+    config = type("Production", (Config,), {"SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    with pytest.raises(ConfigurationError):
+        create_app(config)
+
+
+def test_a_database_url_means_production_and_none_means_the_embedded_default(monkeypatch):
+    monkeypatch.delenv("SERVICE_MODE", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://db/x")
+    assert config_from_environment() is Config
+    monkeypatch.delenv("DATABASE_URL")
+    assert config_from_environment() is EmbeddedConfig
+    assert Config.SESSION_COOKIE_SECURE is True and Config.SESSION_COOKIE_HTTPONLY is True
+    assert Config.SESSION_COOKIE_SAMESITE == "Lax"
+
+
+def test_sqlite_connections_enforce_foreign_keys_and_use_wal(app, db):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite settings")
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_postgresql_pool_checks_connections_before_use(app, db):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL settings")
+    assert db.engine.pool._pre_ping is True
+
+
+def test_a_facility_pointing_at_a_missing_unit_is_refused_by_the_database(db):
+    nested = db.session.begin_nested()
+    db.session.add(Facility(code="CS-MOCOI", name="Mồ côi", org_unit_id=999999))
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.flush()
+    nested.rollback()
+
+
+def test_migrations_match_the_models(app, db):
+    """Alembic's autogenerate finds nothing to add: the schema is entirely made by the migrations."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+    assert diff == []
+
+
+def test_pages_carry_security_headers(client):
+    response = client.get("/admin/login/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self' 'nonce-" in csp
+    assert "'unsafe-inline'" not in csp.split("script-src ")[1].split(";")[0]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_vietnamese_by_default_and_english_on_request(client):
+    assert "Đăng nhập" in client.get("/admin/login/").text
+    response = client.get("/language/en?next=/admin/login/")
+    assert response.headers["Location"] == "/admin/login/"
+    assert "Log in" in client.get("/admin/login/").text
+    assert client.get("/language/vi?next=https://evil.example/").headers["Location"] == "/admin/"
+
+
+def test_every_message_of_the_project_has_a_vietnamese_translation(tmp_path):
+    pot = tmp_path / "messages.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
+                    "-k", "lazy_gettext", "-o", str(pot), "."], cwd=PROJECT_DIR, check=True, capture_output=True)
+    with open(pot, "rb") as handle:
+        wanted = {message.id for message in read_po(handle) if message.id}
+    with open(PROJECT_DIR / "translations/vi/LC_MESSAGES/messages.po", "rb") as handle:
+        catalog = read_po(handle)
+    translated = {message.id for message in catalog if message.id and message.string and not message.fuzzy}
+    assert wanted - translated == set()
+
+
+def test_a_form_post_without_the_csrf_token_is_refused_and_changes_nothing(client, login, make_user, make_unit, db):
+    admin = make_user("admin")
+    unit = make_unit("commune")
+    login(admin)
+    response = client.post("/admin/facilities/new/", data={"code": "CS-CSRF", "name": "x", "org_unit": str(unit.id)})
+    assert response.status_code == 400
+    assert db.session.execute(select(Facility).where(Facility.code == "CS-CSRF")).first() is None
+    page = client.get("/admin/facilities/new/")
+    response = client.post("/admin/facilities/new/", data={"code": "CS-CSRF", "name": "x", "org_unit": str(unit.id),
+                                                           "csrf_token": csrf_token_from(page.text)})
+    assert response.status_code == 302
+    assert db.session.execute(select(Facility).where(Facility.code == "CS-CSRF")).first() is not None
+
+
+def test_api_errors_and_openapi(client, make_user, db):
+    from service.accounts.operations import issue_token
+
+    response = client.get("/api/v1/units", headers={"Authorization": "Bearer not-a-token"})
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized" and "xác thực" in response.json["error"]["message"]
+    token = issue_token(make_user("admin"))
+    spec = client.get("/api/v1/openapi.json", headers={"Authorization": f"Bearer {token}"}).json
+    assert "/units" in spec["paths"] and spec["openapi"].startswith("3.")
+    page = client.get("/api/v1/units?per_page=abc", headers={"Authorization": f"Bearer {token}"})
+    assert page.status_code == 400 and page.json["error"]["message"]
+
+
+def test_the_scheduler_declares_every_job(app):
+    scheduler = build_scheduler(app)
+    assert {job.id for job in scheduler.get_jobs()} == set(JOBS)
