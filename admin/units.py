@@ -64,7 +64,7 @@ class UnitView(ScopedModelView):
     column_searchable_list = ("code", "search_name")
     column_filters = ("edition", "level", "unit_type", "code")
     column_default_sort = [("edition", True), ("sort_name", False)]
-    column_sortable_list = ("edition", "code", ("name", "sort_name"), "level", "unit_type")
+    column_sortable_list = ("edition", "code", ("name", AdminUnit.sort_name), "level", "unit_type")
     column_labels = {
         "edition": _l("Edition"), "code": _l("Code"), "name": _l("Name"), "level": _l("Level"),
         "unit_type": _l("Type"), "parent": _l("Parent unit"), "province": _l("Province"),

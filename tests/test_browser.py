@@ -91,6 +91,13 @@ def log_in(page, base, username):
     assert "Xin chào" in page.locator("h1").inner_text()
 
 
+def open_menu(page, name):
+    """Open a navbar dropdown once the page's scripts have loaded (the toggle does nothing before)."""
+    page.wait_for_load_state("load")
+    page.get_by_role("link", name=name).click()
+    return page.locator(".dropdown-menu.show")
+
+
 def menu_text(page):
     return page.locator("#admin-navbar-collapse").inner_text()
 
@@ -115,8 +122,7 @@ def test_each_role_logs_in_in_vietnamese_and_sees_only_its_menus(server, page, u
         assert entry in text
     for entry in hidden:
         assert entry not in text
-    page.get_by_role("link", name="Danh mục").click()
-    submenu = page.locator(".dropdown-menu.show").inner_text()
+    submenu = open_menu(page, "Danh mục").inner_text()
     assert "Cây đơn vị hành chính" in submenu
     assert ("Cơ sở" in submenu) == (username != "bc")
     if username in ("dp", "gs"):
@@ -146,8 +152,7 @@ def test_admin_browses_both_editions_and_switches_to_english(server, page):
     page.get_by_role("link", name="Thành phố Buôn Ma Thuột").click()
     assert "Quận/huyện" not in page.locator("#units tbody").inner_text()
     assert page.locator("#units tbody tr").count() >= 2
-    page.get_by_role("link", name="Ngôn ngữ").click()
-    page.get_by_role("link", name="English").click()
+    open_menu(page, "Ngôn ngữ").get_by_role("link", name="English").click()
     page.wait_for_load_state()
     assert "Log out" in page.content() and "Administrative units" in page.locator("h1").inner_text()
     assert page.errors == [], page.errors
