@@ -44,35 +44,40 @@ class UserView(ScopedModelView):
                                      fields=("code", "name")),
     }
 
-    def create_model(self, form):
-        """Creation goes through the same operation as `flask users create` (policy, audit, scope rules)."""
+    def _save(self, form, change):
+        """Run an account operation for the form: scope rules first, one commit, errors shown on the form."""
         try:
             self._check_scope(form)
-            user = create_user(form.username.data, form.role.data, form.new_password.data or "",
-                               scope_unit=form.scope_unit.data, facility=form.facility.data,
-                               full_name=form.full_name.data, email=form.email.data)
-            if not form.active.data:
-                update_user(user, user.role, user.scope_unit, user.facility, user.full_name, user.email, False)
+            result = change()
             db.session.commit()
-            return user
+            return result
         except (AccountError, ValidationError) as exc:
             db.session.rollback()
             flash(str(exc), "error")
             return False
 
+    def create_model(self, form):
+        """Creation goes through the same operation as `flask users create` (policy, audit, scope rules)."""
+
+        def create():
+            user = create_user(form.username.data, form.role.data, form.new_password.data or "",
+                               scope_unit=form.scope_unit.data, facility=form.facility.data,
+                               full_name=form.full_name.data, email=form.email.data)
+            if not form.active.data:
+                update_user(user, user.role, user.scope_unit, user.facility, user.full_name, user.email, False)
+            return user
+
+        return self._save(form, create)
+
     def update_model(self, form, model):
-        try:
-            self._check_scope(form)
+        def update():
             if form.username.data != model.username:
                 raise AccountError(_("A username cannot be changed."))
             update_user(model, form.role.data, form.scope_unit.data, form.facility.data, form.full_name.data,
                         form.email.data, form.active.data, form.new_password.data or None)
-            db.session.commit()
             return True
-        except (AccountError, ValidationError) as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
+
+        return self._save(form, update)
 
     def _check_scope(self, form):
         scope = current_scope()

@@ -31,6 +31,18 @@ def pytest_addoption(parser):
     parser.addoption("--db", default=os.environ.get("TEST_DB", "sqlite"), choices=["sqlite", "postgresql"])
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests of one database's own settings (`only_sqlite`, `only_postgresql`) are deselected on the other, not
+    skipped: a run never reports a skipped test."""
+    kind = config.getoption("--db")
+    other = "only_postgresql" if kind == "sqlite" else "only_sqlite"
+    kept = [item for item in items if not item.get_closest_marker(other)]
+    deselected = [item for item in items if item.get_closest_marker(other)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
 # --- databases -------------------------------------------------------------------------------------------
 
 

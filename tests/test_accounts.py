@@ -141,3 +141,42 @@ def test_admin_creates_a_user_through_the_form_with_the_same_rules(client, login
     response = client.post("/admin/users/new/", data=data, follow_redirects=True)
     assert "phạm vi" in response.text
     assert db.session.execute(select(User).where(User.username == "thieu")).first() is None
+
+
+def test_one_address_failing_across_many_usernames_is_stopped(app, login, make_user, db, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES_PER_IP", 6)
+    user = make_user("admin")
+    sprayer = {"REMOTE_ADDR": "192.0.2.50"}
+    for number in range(6):
+        login(f"khong-co-{number}", "đoán-bừa", environ_base=sprayer)
+    response = login(user, PASSWORD, environ_base=sprayer)
+    assert "quá nhiều lần" in response.text
+    assert login(user, PASSWORD, environ_base={"REMOTE_ADDR": "192.0.2.51"}).status_code == 302
+
+
+def test_a_district_of_the_old_list_can_be_a_scope(runner, make_unit, db):
+    province = make_unit("province", edition=2024, code="66")
+    district = make_unit("district", province, code="643")
+    result = runner.invoke(args=["users", "create", "--username", "bmt", "--role", "data_steward", "--scope", "643",
+                                 "--edition", "2024", "--password-stdin"], input="một-mật-khẩu-dài\n")
+    assert result.exit_code == 0, result.output
+    assert db.session.execute(select(User).where(User.username == "bmt")).scalar_one().scope_unit_id == district.id
+
+
+def test_changing_a_users_role_in_the_admin_ends_their_sessions(app, client, login, make_user, make_unit, db):
+    province = make_unit("province", edition=2025)
+    admin = make_user("admin")
+    steward = make_user("data_steward", scope=province)
+    other = app.test_client()
+    page = other.get("/admin/login/")
+    other.post("/admin/login/", data={"username": steward.username, "password": PASSWORD,
+                                      "csrf_token": csrf_token_from(page.text)})
+    assert other.get("/admin/").status_code == 200
+    login(admin)
+    page = client.get(f"/admin/users/edit/?id={steward.id}")
+    response = client.post(f"/admin/users/edit/?id={steward.id}", data={
+        "username": steward.username, "full_name": "", "email": "", "role": "training_coordinator",
+        "scope_unit": str(province.id), "active": "y", "new_password": "", "csrf_token": csrf_token_from(page.text)})
+    assert response.status_code == 302
+    assert db.session.get(User, steward.id).role == "training_coordinator"
+    assert other.get("/admin/").status_code == 302

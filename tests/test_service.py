@@ -30,18 +30,16 @@ def test_a_database_url_means_production_and_none_means_the_embedded_default(mon
     assert Config.SESSION_COOKIE_SAMESITE == "Lax"
 
 
+@pytest.mark.only_sqlite
 def test_sqlite_connections_enforce_foreign_keys_and_use_wal(app, db):
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite settings")
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
 
 
+@pytest.mark.only_postgresql
 def test_postgresql_pool_checks_connections_before_use(app, db):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL settings")
     assert db.engine.pool._pre_ping is True
 
 
