@@ -43,8 +43,14 @@ def create_app(config=None):
     from flask_babel import get_locale
 
     app.jinja_env.globals["get_locale"] = get_locale
+    from service.common.time import format_local
+
+    app.jinja_env.filters["localtime"] = format_local
 
     _register_models()
+    from service.forms.registry import load_all
+
+    app.extensions["forms"] = load_all()
     _register_auth(app)
     _register_blueprints(app)
     _register_cli(app)
@@ -91,6 +97,7 @@ def _register_models():
     import service.audit.models  # noqa: F401
     import service.facilities.models  # noqa: F401
     import service.units.models  # noqa: F401
+    import service.submissions.models  # noqa: F401
     import service.audit.operations  # noqa: F401  (registers the flush listener)
 
 

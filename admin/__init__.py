@@ -6,11 +6,13 @@ from flask_babel import lazy_gettext as _l
 from admin.accounts import AuditLogView, UserView
 from admin.facilities import FacilityView
 from admin.home import HomeView
+from admin.submissions import CompletenessView, ReminderView, ReportEntryView, SubmissionView, UploadView
 from admin.units import UnitBrowserView, UnitView
 from service.accounts.models import User
 from service.audit.models import AuditLog
 from service.facilities.models import Facility
 from service.security import csp_nonce
+from service.submissions.models import Reminder, Submission, Upload
 from service.units.models import AdminUnit
 
 
@@ -21,6 +23,15 @@ def init_admin(app):
         index_view=HomeView(name=_l("Home"), url="/admin"),
         csp_nonce_generator=csp_nonce,
     )
+    reports = _l("Commune reports")
+    admin.add_view(ReportEntryView(name=_l("Enter a report"), category=reports, endpoint="report_entry",
+                                   url="/admin/report"))
+    admin.add_view(SubmissionView(Submission, name=_l("Submitted reports"), category=reports,
+                                  endpoint="submissions"))
+    admin.add_view(UploadView(Upload, name=_l("Uploaded files"), category=reports, endpoint="uploads"))
+    admin.add_view(CompletenessView(name=_l("Completeness and timeliness"), category=reports,
+                                    endpoint="completeness"))
+    admin.add_view(ReminderView(Reminder, name=_l("Late communes"), category=reports, endpoint="reminders"))
     reference = _l("Reference data")
     admin.add_view(UnitBrowserView(name=_l("Unit browser"), category=reference, endpoint="unit_browser"))
     admin.add_view(UnitView(AdminUnit, name=_l("Unit list"), category=reference, endpoint="units"))

@@ -1,17 +1,25 @@
 """The home page (what needs the user's attention, per role), login and logout."""
+from dataclasses import dataclass
+
 from flask import flash, g, redirect, request, session, url_for
 from flask_admin import AdminIndexView, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import func, select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from admin.base import AdminForm, current_scope
 from service.accounts.operations import authenticate
+from service.accounts.scope import Scope
 from service.audit.operations import act_as, record
+from service.common.time import local_today
 from service.common.urls import safe_next
 from service.extensions import db
+from service.forms.registry import all_forms
+from service.submissions.models import Reminder
+from service.submissions.queries import owed_periods
 
 
 class LoginForm(AdminForm):
@@ -19,9 +27,54 @@ class LoginForm(AdminForm):
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 
+@dataclass
+class AttentionItem:
+    label: str
+    url: str
+    count: int | None = None
+    level: str = "secondary"
+
+
+def _report_items(user):
+    """A commune reporter's open and last periods: reported or not, and by when."""
+    items = []
+    unit = user.scope_unit
+    if unit is None or unit.level != "commune":
+        return items
+    today = local_today()
+    for form in all_forms():
+        for period, due, current in owed_periods(form, unit, today):
+            url = url_for("report_entry.index", form=form.code, period=period.code, commune=unit.code)
+            if current is None:
+                label = _("%(period)s: not reported yet, due %(date)s", period=period.label(),
+                          date=due.strftime("%d/%m/%Y"))
+                items.append(AttentionItem(label, url, None, "danger" if due < today else "warning"))
+            else:
+                label = _("%(period)s: version %(version)s received", period=period.label(), version=current.version)
+                items.append(AttentionItem(label, url, None, "success"))
+    return items
+
+
+def _steward_items(user):
+    scope = Scope(user)
+    late = db.session.scalar(select(func.count()).select_from(Reminder).where(
+        Reminder.resolved_at.is_(None), scope.units_column_clause(Reminder.org_unit_id)))
+    items = []
+    if late:
+        items.append(AttentionItem(_("Communes late with a report"), url_for("reminders.index_view", flt0_0=""),
+                                   late, "danger"))
+    items.append(AttentionItem(_("Completeness and timeliness of the current period"),
+                               url_for("completeness.index"), None))
+    return items
+
+
 def attention_items(user):
-    """What needs this user's attention on their home page, per role. Each later area adds its items here
+    """What needs this user's attention on their home page, per role. Each area adds its items here
     (open flags for stewards, expiring certificates for coordinators, capacity checks for managers…)."""
+    if user.role == "commune_reporter":
+        return _report_items(user)
+    if user.role in ("data_steward", "admin"):
+        return _steward_items(user)
     return []
 
 

@@ -48,5 +48,8 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection):
+    """SQLite: take the write lock when the transaction starts. A deferred transaction that reads and then
+    writes fails at once ("database is locked") when another writer got in between; an immediate one waits its
+    turn (busy_timeout). Transactions are short, so the embedded service simply serialises them."""
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

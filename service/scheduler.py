@@ -23,9 +23,16 @@ def _prune_login_attempts():
     return prune_login_attempts()
 
 
+def _remind_late_communes():
+    from service.submissions.jobs import remind_late_communes
+
+    return remind_late_communes()
+
+
 # id → (callable, APScheduler trigger arguments). Later issues add validation, capacity and expiry jobs here.
 JOBS = {
     "prune_login_attempts": (_prune_login_attempts, {"trigger": "cron", "hour": 2, "minute": 30}),
+    "remind_late_communes": (_remind_late_communes, {"trigger": "cron", "hour": 6, "minute": 0}),
 }
 
 

@@ -165,3 +165,81 @@ def test_the_reporter_sees_only_their_commune_in_the_unit_list(server, page):
     rows = page.locator("table.model-list tbody tr")
     assert rows.count() == 1 and commune_name in rows.first.inner_text()
     assert page.errors == [], page.errors
+
+
+def _fill_report(page, form, overrides=None):
+    from tests.test_submissions import good_values
+
+    for code, value in good_values(**(overrides or {})).items():
+        item = form.field(code)
+        if item.type == "integer":
+            page.locator(f"#f-{code}").fill(str(value))
+        elif item.type == "boolean":
+            page.locator(f"#f-{code}-{'yes' if value else 'no'}").check()
+        else:
+            page.locator(f"#f-{code}").select_option(value)
+
+
+def test_a_commune_reporter_fills_the_form_and_sees_the_new_version(server, page):
+    from service.forms.registry import get_form
+
+    base, (_province, commune_name) = server
+    log_in(page, base, "bc")
+    assert "chưa nộp" in page.locator("#attention").inner_text()
+    page.goto(base + "/admin/report/?period=2026Q3")
+    assert commune_name in page.locator("#report-status").inner_text()
+    assert "Số người nghiện ma túy có hồ sơ quản lý" in page.locator("#report-form").inner_text()
+    form = get_form("commune_rehab")
+    _fill_report(page, form)
+    page.locator("#f-completed").fill("")
+    page.get_by_role("button", name="Gửi báo cáo").click()
+    assert "bắt buộc" in page.locator("#report-form").inner_text()  # required field enforced, nothing stored
+    page.locator("#f-completed").fill("10")
+    page.get_by_role("button", name="Gửi báo cáo").click()
+    page.wait_for_url("**/admin/report/history/**")
+    assert "Đã nhận báo cáo" in page.locator(".alert-success").inner_text()
+    assert "v1" in page.locator("#versions").inner_text()
+    assert page.errors == [], page.errors
+
+
+def test_a_file_with_errors_is_rejected_with_its_rows_and_a_fixed_file_is_accepted(server, page, tmp_path):
+    from service.forms.registry import get_form
+    from tests.test_submissions import good_values
+
+    base, _names = server
+    form = get_form("commune_rehab")
+    log_in(page, base, "gs")
+    page.goto(base + "/admin/report/?period=2026Q2")
+    page.wait_for_load_state("load")
+    page.get_by_role("tab", name="Gửi tệp Excel hoặc CSV").click()
+    with page.expect_download() as download:
+        page.locator("#template-link").click()
+    template = tmp_path / "mau.xlsx"
+    download.value.save_as(template)
+    from openpyxl import load_workbook
+
+    book = load_workbook(template)
+    sheet = book.worksheets[0]
+    codes = [cell.value for cell in sheet[2]]
+    for row_number, bad in ((3, {"treated_total": "12,5"}), (4, {"relapsed": -2})):
+        values = good_values(**bad)
+        for column, code in enumerate(codes, start=1):
+            if code in values:
+                value = values[code]
+                sheet.cell(row=row_number, column=column, value=("có" if value else "không") if isinstance(value, bool)
+                           else value)
+    book.save(template)
+    page.locator("input[name=file]").set_input_files(str(template))
+    page.locator("#upload-button").click()
+    errors = page.locator("#upload-errors").inner_text()
+    assert "Không có dữ liệu nào được lưu" in errors
+    assert "3" in errors and "treated_total" in errors and "relapsed" in errors
+    # fix both cells and send again
+    sheet.cell(row=3, column=codes.index("treated_total") + 1, value=12)
+    sheet.cell(row=4, column=codes.index("relapsed") + 1, value=2)
+    book.save(template)
+    assert page.locator("#by-file").is_visible()  # the file tab stays open after a rejected file
+    page.locator("input[name=file]").set_input_files(str(template))
+    page.locator("#upload-button").click()
+    assert "Đã nhận tệp: lưu 2 báo cáo" in page.locator(".alert-success").inner_text()
+    assert page.errors == [], page.errors

@@ -32,10 +32,10 @@ def test_a_database_url_means_production_and_none_means_the_embedded_default(mon
 
 @pytest.mark.only_sqlite
 def test_sqlite_connections_enforce_foreign_keys_and_use_wal(app, db):
-    with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    conn = db.session.connection()  # the test's own connection: another would wait for its write lock
+    assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
 
 
 @pytest.mark.only_postgresql
@@ -56,8 +56,8 @@ def test_migrations_match_the_models(app, db):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+    conn = db.session.connection()
+    diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
     assert diff == []
 
 

@@ -113,4 +113,5 @@ def openapi():
     })
 
 
-from service.units import api as _units_api  # noqa: E402,F401  (registers the routes)
+from service.submissions import api as _submissions_api  # noqa: E402,F401  (registers the routes)
+from service.units import api as _units_api  # noqa: E402,F401

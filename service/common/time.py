@@ -1,5 +1,8 @@
 """Time helpers: the database keeps UTC; people read Vietnam time (Asia/Ho_Chi_Minh)."""
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def utcnow():
@@ -11,3 +14,14 @@ def as_utc(value):
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value
+
+
+def format_local(value, pattern="%d/%m/%Y %H:%M"):
+    """A stored UTC moment as Vietnam time, e.g. 14/09/2026 16:05."""
+    if value is None:
+        return ""
+    return as_utc(value).astimezone(VIETNAM).strftime(pattern)
+
+
+def local_today():
+    return datetime.now(VIETNAM).date()

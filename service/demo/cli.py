@@ -2,10 +2,13 @@
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 
 from service.audit.operations import act_as
 from service.config import INSTANCE_DIR
 from service.demo.operations import build_synthetic_units, ensure_demo_users, load_official_units, units_loaded
+from service.accounts.models import User
+from service.demo.reports import demo_communes, load_demo_reports
 from service.extensions import db
 
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -27,10 +30,14 @@ def load_command(logins_file):
             click.echo("Không tìm thấy danh mục đơn vị (UNITS_DIR): đã tạo danh mục MÔ PHỎNG cho 5 tỉnh. "
                        "Xem README để nạp danh mục chính thức.")
         lines = ensure_demo_users(logins_file)
+        admin = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
+        reports = load_demo_reports(admin, demo_communes())
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    if reports:
+        click.echo(f"Báo cáo mẫu của các xã: {reports} bản.")
     click.echo("Tài khoản dùng thử (tên mật-khẩu vai-trò):")
     for line in lines:
         click.echo("  " + line)

@@ -1,0 +1,262 @@
+"""Commune reports in the admin: entry by web form or spreadsheet, version history, submitted reports,
+uploads, completeness and timeliness, and the reminder list."""
+from datetime import datetime
+from io import BytesIO
+
+from flask import abort, flash, redirect, request, send_file, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import or_, select, true
+from sqlalchemy.orm import joinedload
+
+from admin.base import READ, ScopedModelView, SecureView, current_scope
+from service.accounts.models import User
+from service.extensions import db
+from service.forms.periods import PERIOD_TYPES, Period, PeriodError, period_containing, recent_periods
+from service.forms.registry import all_forms, get_form
+from service.submissions import operations, queries, spreadsheet
+from service.submissions.models import Reminder, Submission, Upload
+from service.submissions.operations import VIETNAM, SubmissionError
+from service.units.models import AdminUnit
+
+PERIODS_SHOWN = {"quarter": 8, "half_year": 4, "year": 3}
+MAX_SELECT_COMMUNES = 400
+
+
+def today():
+    return datetime.now(VIETNAM).date()
+
+
+def period_choices(form):
+    """Recent periods of each type the form is reported for, newest first, grouped by type."""
+    return [(PERIOD_TYPES[kind], recent_periods(kind, today(), PERIODS_SHOWN[kind])) for kind in form.period_types]
+
+
+def chosen_form():
+    form = get_form(request.values.get("form") or "commune_rehab") or all_forms()[0]
+    return form
+
+
+def chosen_period(form):
+    code = request.values.get("period")
+    if not code:
+        return period_containing(today(), form.period_types[0])
+    try:
+        return form.parse_period(code)
+    except PeriodError:
+        abort(404)
+
+
+class ReportEntryView(SecureView):
+    """Enter one commune's report for a period: the form, the previous period beside each field, or a file."""
+
+    access = {role: {"list"} for role in operations.SUBMITTING_ROLES}
+
+    def _commune(self, period, communes):
+        code = request.values.get("commune")
+        if code:
+            for unit in communes:
+                if unit.code == code:
+                    return unit
+            abort(404)
+        return communes[0] if len(communes) == 1 else None
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        form = chosen_form()
+        period = chosen_period(form)
+        scope = current_scope()
+        communes = queries.communes_under(scope, None, period.edition)
+        unit = self._commune(period, communes) if communes else None
+        raw, errors, previous, current, lock = {}, {}, None, None, None
+        if unit is not None:
+            current = queries.current_submission(form.code, period.code, unit)
+            previous = queries.current_submission(form.code, period.previous().code, unit)
+            lock = operations.lock_for(form.code, period.code, unit)
+            raw = {code: value for code, value in (current.values.items() if current else ())}
+        if request.method == "POST" and unit is not None:
+            raw = {item.code: request.form.get(item.code, "") for item in form.fields}
+            try:
+                submission = operations.submit(current_user, form, period, unit, raw, "web")
+                db.session.commit()
+                flash(_("Report received: %(commune)s, %(period)s, version %(version)s.", commune=unit.name,
+                        period=period.label(), version=submission.version), "success")
+                return redirect(url_for(".history", form=form.code, period=period.code, commune=unit.code))
+            except SubmissionError as exc:
+                db.session.rollback()
+                errors = {item["field"]: item.get("message", "") for item in exc.details if "field" in item}
+                flash(exc.message, "error")
+        return self.render("admin/report_entry.html", form=form, period=period, unit=unit, communes=communes,
+                           many=len(communes) > MAX_SELECT_COMMUNES, raw=raw, errors=errors, previous=previous,
+                           current=current, lock=lock, period_choices=period_choices(form), forms=all_forms(),
+                           due=form.due_date(period, operations.province_of(unit)) if unit else None,
+                           upload=None, upload_lines=[])
+
+    @expose("/template.xlsx")
+    def template(self):
+        form = chosen_form()
+        period = chosen_period(form)
+        communes = queries.communes_under(current_scope(), None, period.edition)
+        data = spreadsheet.build_template(form, period, communes)
+        return send_file(BytesIO(data), as_attachment=True, download_name=f"{form.code}_{period.code}.xlsx",
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    @expose("/upload", methods=("POST",))
+    def upload(self):
+        form = chosen_form()
+        period = chosen_period(form)
+        file = request.files.get("file")
+        if file is None or not file.filename:
+            flash(_("Choose a file to send."), "error")
+            return redirect(url_for(".index", form=form.code, period=period.code))
+        upload, submissions = spreadsheet.import_table(current_user, form, period, file.filename, file.read())
+        db.session.commit()
+        if upload.status == "accepted":
+            flash(_("File accepted: %(count)s report(s) stored for %(period)s.", count=len(submissions),
+                    period=period.label()), "success")
+            return redirect(url_for("submissions.index_view", flt0_0=period.code))
+        flash(_("The file was not imported: %(count)s error(s). Nothing was stored.", count=len(upload.errors)),
+              "error")
+        communes = queries.communes_under(current_scope(), None, period.edition)
+        return self.render("admin/report_entry.html", form=form, period=period, unit=None, communes=communes,
+                           many=len(communes) > MAX_SELECT_COMMUNES, raw={}, errors={}, previous=None,
+                           current=None, lock=None, period_choices=period_choices(form), forms=all_forms(),
+                           due=None, upload=upload, upload_lines=upload.errors)
+
+    @expose("/history/")
+    def history(self):
+        form = chosen_form()
+        period = chosen_period(form)
+        unit = db.session.execute(select(AdminUnit).where(AdminUnit.edition == period.edition,
+                                                          AdminUnit.code == request.args.get("commune", ""))
+                                  ).scalar_one_or_none()
+        current_scope().require_unit(unit)
+        versions = queries.history(form.code, period.code, unit)
+        return self.render("admin/report_history.html", form=form, period=period, unit=unit, versions=versions,
+                           changes={v.id: operations.changes(v) for v in versions})
+
+
+class CompletenessView(SecureView):
+    """Which communes of a district or province have reported a period, on time or late, and which have not."""
+
+    access = {"admin": {"list"}, "data_steward": {"list"}}
+
+    @expose("/")
+    def index(self):
+        form = chosen_form()
+        period = chosen_period(form)
+        scope = current_scope()
+        parent = None
+        if request.args.get("unit"):
+            parent = db.session.execute(select(AdminUnit).where(AdminUnit.edition == period.edition,
+                                                                AdminUnit.code == request.args["unit"])
+                                        ).scalar_one_or_none()
+            scope.require_unit(parent)
+        elif scope.unit is not None and scope.unit.edition == period.edition:
+            parent = scope.unit
+        report = queries.completeness(form, period, parent, scope)
+        units = db.session.scalars(select(AdminUnit).where(
+            AdminUnit.edition == period.edition, AdminUnit.level != "commune",
+            scope.unit_clause(AdminUnit, period.edition)).order_by(AdminUnit.level.desc(), AdminUnit.sort_name)
+        ).all()
+        status = request.args.get("status")
+        rows = [row for row in report.rows if not status or row.status == status]
+        return self.render("admin/completeness.html", form=form, period=period, parent=parent, report=report,
+                           rows=rows, status=status, units=units, period_choices=period_choices(form),
+                           forms=all_forms())
+
+
+def _submission_scope(scope):
+    return scope.units_column_clause(Submission.org_unit_id)
+
+
+class SubmissionView(ScopedModelView):
+    access = {"admin": READ, "data_steward": READ, "commune_reporter": READ, "training_coordinator": READ}
+    scope_clause = staticmethod(_submission_scope)
+    can_set_page_size = True
+    column_list = ("period", "form_code", "org_unit", "version", "is_current", "on_time", "channel",
+                   "submitted_at", "submitted_by")
+    column_details_list = ("period", "form_code", "form_version", "org_unit", "version", "is_current", "status",
+                           "values", "submitted_at", "submitted_by", "channel", "due_date", "on_time", "upload")
+    column_export_list = ("period", "form_code", "org_unit.code", "org_unit.name", "version", "is_current",
+                          "on_time", "channel", "submitted_at", "submitted_by.username", "values")
+    column_filters = ("period", "form_code", "is_current", "on_time", "channel", "version")
+    column_searchable_list = ("period",)
+    column_default_sort = [("submitted_at", True)]
+    column_labels = {
+        "period": _l("Period"), "form_code": _l("Form"), "form_version": _l("Form version"),
+        "org_unit": _l("Commune"), "version": _l("Version"), "is_current": _l("Current"),
+        "on_time": _l("On time"), "channel": _l("Channel"), "submitted_at": _l("Submitted at"),
+        "submitted_by": _l("Submitted by"), "status": _l("Status"), "values": _l("Values"),
+        "due_date": _l("Due date"), "upload": _l("Upload"), "org_unit.code": _l("Unit code"),
+        "org_unit.name": _l("Commune"), "submitted_by.username": _l("Submitted by"),
+    }
+    column_formatters = {
+        "submitted_by": lambda v, c, m, n: m.submitted_by.username,
+        "values": lambda v, c, m, n: _format_values(m),
+    }
+
+    def get_query(self):
+        return super().get_query().options(joinedload(Submission.org_unit), joinedload(Submission.submitted_by))
+
+
+def _format_values(submission):
+    from markupsafe import Markup, escape
+
+    form = get_form(submission.form_code)
+    rows = []
+    for code, value in submission.values.items():
+        item = form.field(code) if form else None
+        label = item.label if item else code
+        shown = item.choice_label(value) if item and item.type == "choice" else (
+            (_("yes") if value else _("no")) if isinstance(value, bool) else value)
+        rows.append(f"<tr><th class='font-weight-normal'>{escape(label)}</th><td>{escape(shown)}</td></tr>")
+    return Markup("<table class='table table-sm mb-0'>" + "".join(rows) + "</table>")
+
+
+def _upload_scope(scope):
+    if scope.national:
+        return true()
+    return or_(Upload.uploaded_by_id == scope.user.id, Upload.uploaded_by_id.in_(
+        select(User.id).where(scope.user_clause(User))))
+
+
+class UploadView(ScopedModelView):
+    access = {"admin": READ, "data_steward": READ, "commune_reporter": READ}
+    scope_clause = staticmethod(_upload_scope)
+    column_list = ("uploaded_at", "uploaded_by", "form_code", "period", "filename", "status", "rows")
+    column_details_list = ("uploaded_at", "uploaded_by", "form_code", "period", "filename", "size", "sha256",
+                           "status", "rows", "errors")
+    column_export_list = ("uploaded_at", "uploaded_by.username", "form_code", "period", "filename", "status", "rows")
+    column_filters = ("status", "period", "form_code")
+    column_default_sort = [("uploaded_at", True)]
+    column_labels = {
+        "uploaded_at": _l("Uploaded at"), "uploaded_by": _l("Uploaded by"), "form_code": _l("Form"),
+        "period": _l("Period"), "filename": _l("File"), "status": _l("Status"), "rows": _l("Rows"),
+        "errors": _l("Errors"), "size": _l("Size (bytes)"), "sha256": "SHA-256",
+        "uploaded_by.username": _l("Uploaded by"),
+    }
+    column_formatters = {
+        "uploaded_by": lambda v, c, m, n: m.uploaded_by.username,
+        "errors": lambda v, c, m, n: "\n".join(spreadsheet.error_lines(m.errors)),
+    }
+
+
+def _reminder_scope(scope):
+    return scope.units_column_clause(Reminder.org_unit_id)
+
+
+class ReminderView(ScopedModelView):
+    access = {"admin": READ, "data_steward": READ}
+    scope_clause = staticmethod(_reminder_scope)
+    column_list = ("period", "form_code", "org_unit", "due_date", "created_at", "resolved_at")
+    column_export_list = ("period", "form_code", "org_unit.code", "org_unit.name", "due_date", "resolved_at")
+    column_filters = ("period", "form_code", "resolved_at", "due_date")
+    column_default_sort = [("due_date", True)]
+    column_labels = {
+        "period": _l("Period"), "form_code": _l("Form"), "org_unit": _l("Commune"), "due_date": _l("Due date"),
+        "created_at": _l("Listed on"), "resolved_at": _l("Reported on"), "org_unit.code": _l("Unit code"),
+        "org_unit.name": _l("Commune"),
+    }

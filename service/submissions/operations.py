@@ -1,0 +1,196 @@
+"""Submitting commune reports: one code path for the web form, a spreadsheet upload and the API.
+
+Every submission is a new version; the previous one stops being current in the same transaction. A partial
+unique index allows one current version per commune, form and period, so concurrent submissions cannot both
+win: the loser retries and becomes the next version. Nothing is submitted into a locked (approved) period.
+"""
+import hashlib
+import json
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from service.accounts.scope import Scope
+from service.common.time import VIETNAM, utcnow
+from service.extensions import db
+from service.forms.periods import PeriodError
+from service.submissions.models import PeriodLock, Submission, Upload
+from service.units.models import AdminUnit
+
+SUBMITTING_ROLES = ("commune_reporter", "data_steward", "admin")
+MAX_ATTEMPTS = 6
+
+
+class SubmissionError(ValueError):
+    """A refused submission: `code` for machines, `message` in Vietnamese, `details` per field or row."""
+
+    def __init__(self, code, message, details=None, status=400):
+        super().__init__(message)
+        self.code, self.message, self.details, self.status = code, message, details or [], status
+
+
+def local_date(moment):
+    return moment.astimezone(VIETNAM).date()
+
+
+def resolve_period(form, period_code):
+    try:
+        return form.parse_period(period_code)
+    except PeriodError as exc:
+        raise SubmissionError("invalid_period", str(exc), [{"field": "period", "value": period_code}]) from None
+
+
+def resolve_commune(user, period, code):
+    """The commune with `code` in the period's edition, in the user's scope, or a SubmissionError."""
+    unit = db.session.execute(
+        select(AdminUnit).where(AdminUnit.edition == period.edition, AdminUnit.code == str(code or "").strip())
+    ).scalar_one_or_none()
+    if unit is None:
+        raise SubmissionError("unknown_org_unit", _("No commune with code %(code)s in the %(edition)s unit list "
+                                                    "(the list in force for %(period)s).", code=code,
+                                                    edition=period.edition, period=period.code),
+                              [{"field": "org_unit", "value": code}], status=404)
+    check_commune(user, unit)
+    return unit
+
+
+def check_commune(user, unit):
+    if unit.level != "commune":
+        raise SubmissionError("not_a_commune", _("%(name)s is not a commune; reports are sent per commune.",
+                                                 name=unit.name), [{"field": "org_unit", "value": unit.code}])
+    if not Scope(user).contains_unit(unit):
+        raise SubmissionError("out_of_scope", _("Commune %(code)s is outside your scope.", code=unit.code),
+                              [{"field": "org_unit", "value": unit.code}], status=403)
+
+
+def lock_for(form_code, period_code, unit):
+    """The lock (on the commune, its district or its province) that closes this period, or None."""
+    ids = [i for i in (unit.id, unit.district_id, unit.province_id) if i is not None]
+    return db.session.execute(
+        select(PeriodLock).where(PeriodLock.form_code == form_code, PeriodLock.period == period_code,
+                                 PeriodLock.org_unit_id.in_(ids))
+    ).scalars().first()
+
+
+def province_of(unit):
+    return unit.province if unit.province_id else unit
+
+
+def payload_fingerprint(*parts):
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _idempotent_replay(user, key, form, period, unit, values):
+    if not key:
+        return None
+    existing = db.session.execute(
+        select(Submission).where(Submission.submitted_by_id == user.id, Submission.idempotency_key == key)
+    ).scalar_one_or_none()
+    if existing is None:
+        return None
+    if (existing.form_code, existing.period, existing.org_unit_id, existing.values) != (form.code, period.code,
+                                                                                      unit.id, values):
+        raise SubmissionError("idempotency_conflict", _("This Idempotency-Key was already used for a different "
+                                                        "report."), status=409)
+    return existing
+
+
+def submit(user, form, period, unit, raw_values, channel, idempotency_key=None, upload=None, now=None):
+    """Store a new version of the commune's report and return it (or, for a repeated Idempotency-Key, the
+    version stored the first time). Raises SubmissionError when the report is refused."""
+    if user.role not in SUBMITTING_ROLES:
+        raise SubmissionError("forbidden", _("Your role cannot submit reports."), status=403)
+    check_commune(user, unit)
+    if unit.edition != period.edition:
+        raise SubmissionError("wrong_edition", _("Period %(period)s is reported on the %(edition)s unit list.",
+                                                 period=period.code, edition=period.edition))
+    values, errors = form.clean(raw_values)
+    if errors:
+        raise SubmissionError("invalid_values", _("Some values are missing or wrong."),
+                              [{"field": code, "message": message} for code, message in errors.items()])
+    replay = _idempotent_replay(user, idempotency_key, form, period, unit, values)
+    if replay is not None:
+        return replay
+    if lock_for(form.code, period.code, unit) is not None:
+        raise SubmissionError("period_locked", _("Period %(period)s is approved and locked for %(name)s; ask the "
+                                                 "steward who approved it to reopen it.", period=period.code,
+                                                 name=unit.name), status=409)
+    now = now or utcnow()
+    due = form.due_date(period, province_of(unit))
+    for _attempt in range(MAX_ATTEMPTS):
+        savepoint = db.session.begin_nested()
+        try:
+            submission = _store_version(user, form, period, unit, values, channel, idempotency_key, upload, now, due)
+            savepoint.commit()
+            return submission
+        except IntegrityError:
+            savepoint.rollback()
+            replay = _idempotent_replay(user, idempotency_key, form, period, unit, values)
+            if replay is not None:
+                return replay
+    raise SubmissionError("conflict", _("The report was being changed by someone else; send it again."), status=409)
+
+
+def _serialise(form_code, period_code, unit_id):
+    """PostgreSQL: one writer at a time per commune, form and period (a transaction-scoped advisory lock), so
+    concurrent versions queue instead of racing on the unique indexes. SQLite already serialises writers."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"submission|{form_code}|{period_code}|{unit_id}".encode()).digest()
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                       {"key": int.from_bytes(digest[:8], "big", signed=True)})
+
+
+def _store_version(user, form, period, unit, values, channel, idempotency_key, upload, now, due):
+    _serialise(form.code, period.code, unit.id)
+    key = (Submission.form_code == form.code, Submission.period == period.code, Submission.org_unit_id == unit.id)
+    current = db.session.execute(
+        select(Submission).where(*key, Submission.is_current.is_(True)).with_for_update()
+    ).scalar_one_or_none()
+    last_version = db.session.scalar(select(func.max(Submission.version)).where(*key)) or 0
+    if current is not None:
+        current.is_current = False
+        db.session.flush()
+    submission = Submission(
+        form_code=form.code, form_version=form.version, period=period.code, period_type=period.kind,
+        org_unit=unit, version=last_version + 1, is_current=True, values=values, submitted_at=now,
+        submitted_by=user, channel=channel, due_date=due, on_time=local_date(now) <= due,
+        idempotency_key=idempotency_key, upload=upload, supersedes=current,
+    )
+    db.session.add(submission)
+    db.session.flush()
+    return submission
+
+
+def changes(submission):
+    """Fields whose value differs from the version this one superseded: {code: (old, new)}."""
+    previous = submission.supersedes.values if submission.supersedes else {}
+    codes = set(previous) | set(submission.values)
+    return {code: (previous.get(code), submission.values.get(code)) for code in sorted(codes)
+            if previous.get(code) != submission.values.get(code)}
+
+
+def lock_period(user, form_code, period_code, unit):
+    """Close a period for a district or province (used by the approval workflow)."""
+    lock = PeriodLock(form_code=form_code, period=period_code, org_unit=unit, locked_by_id=user.id if user else None)
+    db.session.add(lock)
+    db.session.flush()
+    return lock
+
+
+def unlock_period(form_code, period_code, unit):
+    for lock in db.session.scalars(select(PeriodLock).where(PeriodLock.form_code == form_code,
+                                                           PeriodLock.period == period_code,
+                                                           PeriodLock.org_unit_id == unit.id)):
+        db.session.delete(lock)
+    db.session.flush()
+
+
+def record_upload(user, form, period, filename, data, status, rows=0, errors=None, idempotency_key=None):
+    upload = Upload(form_code=form.code, period=period.code if period else "", filename=(filename or "")[:255],
+                    sha256=hashlib.sha256(data).hexdigest(), size=len(data), status=status, rows=rows,
+                    errors=errors or [], uploaded_by=user, idempotency_key=idempotency_key)
+    db.session.add(upload)
+    db.session.flush()
+    return upload

@@ -1,0 +1,123 @@
+"""Read side of submissions: completeness and timeliness, histories, what a reporter still owes."""
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+
+from service.extensions import db
+from service.forms.periods import Period, recent_periods
+from service.submissions.models import Submission
+from service.units.models import AdminUnit
+
+
+def communes_under(scope, parent, edition):
+    """Communes of `edition` below `parent` (or all in scope when parent is None) that the scope may see."""
+    query = select(AdminUnit).where(AdminUnit.edition == edition, AdminUnit.level == "commune",
+                                    scope.unit_clause(AdminUnit, edition))
+    if parent is not None:
+        query = query.where((AdminUnit.province_id == parent.id) | (AdminUnit.district_id == parent.id)
+                            | (AdminUnit.id == parent.id))
+    return db.session.scalars(query.order_by(AdminUnit.sort_name, AdminUnit.code)).all()
+
+
+@dataclass
+class CommuneStatus:
+    unit: AdminUnit
+    due: date
+    status: str  # on_time, late, missing
+    first: Submission | None = None
+    current: Submission | None = None
+
+
+@dataclass
+class Completeness:
+    form_code: str
+    period: Period
+    parent: AdminUnit | None
+    rows: list = field(default_factory=list)
+    groups: list = field(default_factory=list)  # (district, {on_time, late, missing, total})
+
+    def count(self, status=None):
+        return sum(1 for row in self.rows if status is None or row.status == status)
+
+    @property
+    def total(self):
+        return len(self.rows)
+
+    @property
+    def reported(self):
+        return self.total - self.count("missing")
+
+    def percent(self, value):
+        return round(100 * value / self.total, 1) if self.total else 0.0
+
+
+def completeness(form, period, parent, scope):
+    """Which communes under `parent` reported the period, on time or late (judged on the first version, as
+    DHIS2 does), and which have not."""
+    communes = communes_under(scope, parent, period.edition)
+    ids = [unit.id for unit in communes]
+    first, current = {}, {}
+    for chunk in range(0, len(ids), 900):
+        part = ids[chunk:chunk + 900]
+        for submission in db.session.scalars(select(Submission).where(
+                Submission.form_code == form.code, Submission.period == period.code,
+                Submission.org_unit_id.in_(part), (Submission.version == 1) | Submission.is_current.is_(True))):
+            if submission.version == 1:
+                first[submission.org_unit_id] = submission
+            if submission.is_current:
+                current[submission.org_unit_id] = submission
+    provinces = {}
+    result = Completeness(form.code, period, parent)
+    for unit in communes:
+        province = provinces.setdefault(unit.province_id, db.session.get(AdminUnit, unit.province_id))
+        due = form.due_date(period, province)
+        submission = first.get(unit.id)
+        status = "missing" if submission is None else ("on_time" if submission.on_time else "late")
+        result.rows.append(CommuneStatus(unit, due, status, submission, current.get(unit.id)))
+    if period.edition == 2024:
+        by_district = {}
+        for row in result.rows:
+            counts = by_district.setdefault(row.unit.district_id, {"on_time": 0, "late": 0, "missing": 0})
+            counts[row.status] += 1
+        for district_id, counts in by_district.items():
+            result.groups.append((db.session.get(AdminUnit, district_id), counts | {"total": sum(counts.values())}))
+        result.groups.sort(key=lambda item: item[0].sort_name)
+    return result
+
+
+def history(form_code, period_code, unit):
+    """Every version of one commune's report for a period, newest first."""
+    return db.session.scalars(select(Submission).where(
+        Submission.form_code == form_code, Submission.period == period_code, Submission.org_unit_id == unit.id,
+    ).order_by(Submission.version.desc())).all()
+
+
+def current_submission(form_code, period_code, unit):
+    return db.session.scalars(select(Submission).where(
+        Submission.form_code == form_code, Submission.period == period_code, Submission.org_unit_id == unit.id,
+        Submission.is_current.is_(True))).first()
+
+
+def owed_periods(form, unit, today):
+    """For a commune: per period type, the open period (the one containing today) and the last closed one,
+    with their due dates and whether they were reported."""
+    province = unit.province if unit.province_id else unit
+    items = []
+    for kind in form.period_types:
+        for period in recent_periods(kind, today, 2):
+            if period.edition != unit.edition:
+                continue
+            items.append((period, form.due_date(period, province),
+                          current_submission(form.code, period.code, unit)))
+    return items
+
+
+def missing_communes(form, period, edition_communes_ids):
+    """Ids of communes (of the given ids) without a current submission for the period."""
+    reported = set(db.session.scalars(select(Submission.org_unit_id).where(
+        Submission.form_code == form.code, Submission.period == period.code, Submission.is_current.is_(True),
+        Submission.org_unit_id.in_(edition_communes_ids))))
+    return [unit_id for unit_id in edition_communes_ids if unit_id not in reported]
+
+

@@ -1,0 +1,570 @@
+"""Commune reports from spreadsheets: the XLSX template, reading XLSX / CSV uploads, all-or-nothing import.
+
+An upload is checked whole before anything is stored: the file itself (size, type, a ZIP that would expand too
+much), its header, then every row (period, commune in the user's scope, no commune twice, every value). One
+wrong row rejects the file; the rejected upload is recorded with its errors, each naming its row and column.
+A row whose values are all empty is not a submission (the template lists every commune of the scope).
+
+Errors are dicts `{"row": int | None, "column": str | None, "message": str}`; `error_lines` formats them.
+Nothing here commits: the caller commits once.
+"""
+import csv
+import hashlib
+import io
+import re
+import unicodedata
+import zipfile
+
+from flask import current_app
+from flask_babel import gettext as _
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from service.extensions import db
+from service.submissions import operations
+from service.submissions.models import Upload
+from service.submissions.operations import SubmissionError
+
+SHEET_TITLE = "Bao cao"
+GUIDE_TITLE = "Huong dan"
+BASE_COLUMNS = (("commune_code", "Mã xã"), ("commune_name", "Tên xã"), ("period", "Kỳ báo cáo"))
+REQUIRED_BASE = ("commune_code", "period")
+CODE_DIGITS = 5
+HEADER_SEARCH_ROWS = 10
+MAX_COLUMNS = 200
+MAX_ZIP_ENTRIES = 2000
+MAX_COMPRESSION_RATIO = 200
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_UNCOMPRESSED = 50 * 1024 * 1024
+DEFAULT_MAX_ROWS = 10_000
+TEMPLATE_SPARE_ROWS = 100
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0"
+ZIP_MAGIC = b"PK\x03\x04"
+_DASHES = "—–-‒−"
+_SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+class UploadError(ValueError):
+    """A file that cannot be read as a report table; `errors` lists what is wrong (row / column / message)."""
+
+    def __init__(self, errors):
+        super().__init__("; ".join(error["message"] for error in errors))
+        self.errors = errors
+
+
+def _error(message, row=None, column=None):
+    return {"row": row, "column": column, "message": message}
+
+
+# --- the template ----------------------------------------------------------------------------------------
+
+
+def _type_text(field):
+    return {"integer": "số nguyên ≥ 0", "boolean": "có / không", "choice": "chọn một giá trị"}[field.type]
+
+
+def _allowed_text(field):
+    if field.type == "integer":
+        return "0, 1, 2, … (chỉ chữ số, không dấu phân cách, không số thập phân)"
+    if field.type == "boolean":
+        return "có, không"
+    return "; ".join(f"{choice['value']} ({choice['vi']})" for choice in field.choices)
+
+
+def build_template(form, period, communes):
+    """The XLSX template of `form` for `period`, one row per commune (`.code`, `.name`), values left empty.
+
+    Sheet "Bao cao": row 1 the Vietnamese column names, row 2 the column codes (read back by `read_table`),
+    data from row 3; drop-down lists for yes/no and choice fields, whole numbers ≥ 0 for counts. Sheet
+    "Huong dan": one line per column with its type and allowed values."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = SHEET_TITLE
+    columns = list(BASE_COLUMNS) + [(field.code, field.labels["vi"]) for field in form.fields]
+    bold = Font(bold=True)
+    code_font = Font(italic=True, color="666666", size=9)
+    header_fill = PatternFill("solid", fgColor="DDEBF7")
+    for index, (code, label) in enumerate(columns, start=1):
+        label_cell = sheet.cell(row=1, column=index, value=label)
+        label_cell.font = bold
+        label_cell.fill = header_fill
+        label_cell.alignment = Alignment(wrap_text=True, vertical="top")
+        sheet.cell(row=2, column=index, value=code).font = code_font
+        width = 12 if code == "commune_code" else 30 if code == "commune_name" else 12 if code == "period" else 18
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.row_dimensions[1].height = 75
+    for row, unit in enumerate(communes, start=3):
+        code_cell = sheet.cell(row=row, column=1, value=str(unit.code))
+        code_cell.number_format = "@"
+        sheet.cell(row=row, column=2, value=unit.name)
+        period_cell = sheet.cell(row=row, column=3, value=period.code)
+        period_cell.number_format = "@"
+    last_row = 2 + max(len(communes), TEMPLATE_SPARE_ROWS)
+    for index, field in enumerate(form.fields, start=len(BASE_COLUMNS) + 1):
+        validation = _validation(field)
+        sheet.add_data_validation(validation)
+        letter = get_column_letter(index)
+        validation.add(f"{letter}3:{letter}{last_row}")
+    sheet.freeze_panes = "C3"
+    _guide(workbook.create_sheet(GUIDE_TITLE), form, period)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _validation(field):
+    if field.type == "integer":
+        validation = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True)
+        validation.error = "Nhập một số nguyên không âm (chỉ chữ số)."
+    elif field.type == "boolean":
+        validation = DataValidation(type="list", formula1='"có,không"', allow_blank=True)
+        validation.error = "Chọn «có» hoặc «không»."
+    else:
+        values = ",".join(choice["value"] for choice in field.choices)
+        validation = DataValidation(type="list", formula1=f'"{values}"', allow_blank=True)
+        validation.error = f"Chọn một trong: {values}."
+    validation.errorTitle = field.labels["vi"][:32]
+    validation.showErrorMessage = True
+    return validation
+
+
+def _guide(sheet, form, period):
+    bold = Font(bold=True)
+    sheet.append([f"{form.names['vi']} — {period.label()} ({period.code})"])
+    sheet["A1"].font = bold
+    sheet.append([])
+    sheet.append(["Mã cột", "Tên cột", "Kiểu", "Bắt buộc", "Giá trị cho phép"])
+    for cell in sheet[3]:
+        cell.font = bold
+    sheet.append(["commune_code", "Mã xã", "văn bản (giữ số 0 ở đầu)", "có", "mã xã trong phạm vi của bạn"])
+    sheet.append(["commune_name", "Tên xã", "văn bản", "không", "chỉ để đọc, không được kiểm tra"])
+    sheet.append(["period", "Kỳ báo cáo", "văn bản", "có", period.code])
+    for field in form.fields:
+        sheet.append([field.code, field.labels["vi"], _type_text(field), "có" if field.required else "không",
+                      _allowed_text(field)])
+    sheet.append([])
+    for line in ("Không sửa hoặc xóa dòng 2 của trang «Bao cao» (mã cột).",
+                 "Dòng của xã chưa nhập số liệu nào sẽ được bỏ qua; dòng đã nhập phải đủ mọi cột bắt buộc.",
+                 "Chỉ cần một dòng sai là cả tệp bị từ chối, không dòng nào được lưu; sửa các lỗi rồi gửi lại.",
+                 "Có thể lưu tệp dạng .xlsx hoặc CSV (UTF-8); không dùng dạng .xls cũ."):
+        sheet.append([line])
+    for letter, width in zip("ABCDE", (26, 60, 24, 10, 60)):
+        sheet.column_dimensions[letter].width = width
+
+
+# --- reading a file --------------------------------------------------------------------------------------
+
+
+def _normalise(text):
+    text = unicodedata.normalize("NFC", str(text))
+    text = _SPACES.sub(" ", text).strip().lstrip(_DASHES).strip()
+    return text.casefold()
+
+
+def _header_names(form):
+    names = {}
+    for code, label in BASE_COLUMNS:
+        names[_normalise(code)] = code
+        names[_normalise(label)] = code
+    for field in form.fields:
+        names[_normalise(field.code)] = field.code
+        names[_normalise(field.labels["vi"])] = field.code
+    return names
+
+
+def _size_text(size):
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    if size >= 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size} B"
+
+
+def _blank(value):
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def read_table(data, filename, form):
+    """The data rows of an uploaded XLSX or CSV file: [(row number, {column code: raw value})], empty rows left
+    out. Row numbers are those the user sees (Excel rows, CSV lines). Raises UploadError with every problem
+    of the file or its header; the values themselves are checked by `check_rows`."""
+    if not data:
+        raise UploadError([_error(_("The file is empty."))])
+    limit = current_app.config.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_BYTES)
+    if len(data) > limit:
+        raise UploadError([_error(_("The file is too large (%(size)s; at most %(limit)s).",
+                                    size=_size_text(len(data)), limit=_size_text(limit)))])
+    if data.startswith(OLE2_MAGIC):
+        raise UploadError([_error(_("This is an old Excel file (.xls). Open it in Excel, save it as Excel "
+                                    "Workbook (.xlsx) or CSV UTF-8, then send it again."))])
+    if data.startswith(ZIP_MAGIC):
+        table = _xlsx_rows(data)
+    else:
+        table = _csv_rows(_decode(data))
+    return _rows_from_table(table, form)
+
+
+def _check_zip(data):
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:  # reads the central directory only, inflates nothing
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise UploadError([_error(_("The .xlsx file is damaged and cannot be opened. Open it in Excel, save it "
+                                    "again and send it again."))]) from None
+    names = {entry.filename for entry in entries}
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise UploadError([_error(_("This file is a ZIP archive but not an Excel workbook (.xlsx)."))])
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise UploadError([_error(_("The workbook has too many parts (%(count)s; at most %(limit)s).",
+                                    count=len(entries), limit=MAX_ZIP_ENTRIES))])
+    errors = []
+    total = sum(entry.file_size for entry in entries)
+    limit = current_app.config.get("MAX_UPLOAD_UNCOMPRESSED_BYTES", DEFAULT_MAX_UNCOMPRESSED)
+    if total > limit:
+        errors.append(_error(_("The workbook would expand to %(size)s (at most %(limit)s); it is refused.",
+                               size=_size_text(total), limit=_size_text(limit))))
+    for entry in entries:
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        if ratio > MAX_COMPRESSION_RATIO:
+            errors.append(_error(_("Part %(name)s of the workbook is compressed %(ratio)s times (at most "
+                                   "%(limit)s): a compression bomb, refused.", name=entry.filename,
+                                   ratio=int(ratio), limit=MAX_COMPRESSION_RATIO)))
+            break
+    if errors:
+        raise UploadError(errors)
+
+
+def _xlsx_rows(data):
+    """[(row number, [cell values])] of the first sheet, after the ZIP checks. The declared sizes checked by
+    _check_zip bound what zipfile inflates: it stops every part at its declared size."""
+    _check_zip(data)
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - openpyxl raises KeyError, ValueError, XML, ZIP errors
+        raise UploadError([_error(_("The workbook cannot be read. Open it in Excel, save it again as .xlsx "
+                                    "and send it again."))]) from None
+    try:
+        if not workbook.worksheets:
+            raise UploadError([_error(_("The workbook has no sheet."))])
+        sheet = workbook.worksheets[0]
+        sheet.reset_dimensions()  # some writers declare a wrong size; read the cells that are there
+        table = []
+        for number, values in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
+            _append(table, number, values)
+        return table
+    except UploadError:
+        raise
+    except Exception:  # noqa: BLE001 - a broken sheet part fails while it is read
+        raise UploadError([_error(_("The workbook cannot be read. Open it in Excel, save it again as .xlsx "
+                                    "and send it again."))]) from None
+    finally:
+        workbook.close()
+
+
+def _append(table, number, values):
+    """Keep a non-blank row (trailing empty cells dropped); refuse a file with too many rows."""
+    values = list(values)
+    while values and _blank(values[-1]):
+        values.pop()
+    if not values:
+        return
+    table.append((number, values))
+    limit = current_app.config.get("MAX_UPLOAD_ROWS", DEFAULT_MAX_ROWS)
+    if len(table) > limit + HEADER_SEARCH_ROWS:
+        raise UploadError([_error(_("The file has more than %(limit)s rows of data; split it into smaller files.",
+                                    limit=limit))])
+
+
+def _decode(data):
+    """Text of a CSV file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1258; always NFC."""
+    not_text = UploadError([_error(_("This file is neither an Excel workbook (.xlsx) nor a CSV text file."))])
+    if data.startswith(b"\xef\xbb\xbf"):
+        encodings = ("utf-8-sig",)
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings = ("utf-16",)
+    elif b"\x00" in data:
+        raise not_text
+    else:
+        encodings = ("utf-8", "cp1258")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise UploadError([_error(_("The text of the file cannot be read; save it as CSV UTF-8."))])
+    text = text.rstrip("\x1a")  # the end-of-file mark of old DOS tools
+    if _CONTROL.search(text):
+        raise not_text
+    return unicodedata.normalize("NFC", text)
+
+
+def _delimiter(text):
+    """The delimiter (',', ';' or tab) that splits the first non-empty record into the most columns."""
+    best, best_count = ",", 0
+    for candidate in (",", ";", "\t"):
+        try:
+            reader = csv.reader(io.StringIO(text[:65536], newline=""), delimiter=candidate)
+            first = next((record for record in reader if any(cell.strip() for cell in record)), [])
+        except csv.Error:
+            continue
+        if len(first) > best_count:
+            best, best_count = candidate, len(first)
+    return best
+
+
+def _csv_rows(text):
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    table = []
+    line = 0
+    try:
+        for record in reader:
+            _append(table, line + 1, record[:MAX_COLUMNS])
+            line = reader.line_num
+    except csv.Error as exc:
+        raise UploadError([_error(_("The CSV file cannot be read here (%(reason)s).", reason=str(exc)),
+                                  row=line + 1)]) from None
+    return table
+
+
+def _find_header(table, names):
+    """Index in `table` of the header row among the first non-blank rows: the first holding the code
+    commune_code (the template's codes row), else the first holding its label (Mã xã), else None."""
+    first_rows = table[:HEADER_SEARCH_ROWS]
+    for index, (_number, values) in enumerate(first_rows):
+        if any(not _blank(value) and _normalise(value) == "commune_code" for value in values):
+            return index
+    for index, (_number, values) in enumerate(first_rows):
+        if any(not _blank(value) and names.get(_normalise(value)) == "commune_code" for value in values):
+            return index
+    return None
+
+
+def _rows_from_table(table, form):
+    names = _header_names(form)
+    index = _find_header(table, names)
+    if index is None:
+        raise UploadError([_error(_("No header row: one of the first %(count)s rows must hold the column codes "
+                                    "of the template (commune_code, period, …) or its Vietnamese column names.",
+                                    count=HEADER_SEARCH_ROWS))])
+    header_row, header = table[index]
+    errors, columns, seen = [], {}, set()
+    for position, value in enumerate(header):
+        if _blank(value):
+            continue
+        code = names.get(_normalise(value))
+        if code is None:
+            errors.append(_error(_("unknown column «%(name)s»; use the columns of the template.",
+                                   name=str(value).strip()), row=header_row, column=str(value).strip()))
+        elif code in seen:
+            errors.append(_error(_("the column %(code)s appears more than once.", code=code),
+                                 row=header_row, column=code))
+        else:
+            seen.add(code)
+            columns[position] = code
+    for code in list(REQUIRED_BASE) + form.field_codes:
+        if code not in seen:
+            label = dict(BASE_COLUMNS).get(code) or form.field(code).labels["vi"]
+            errors.append(_error(_("the column %(code)s («%(label)s») is missing.", code=code, label=label),
+                                 row=header_row, column=code))
+    rows, reported = [], set()
+    for number, values in table[index + 1:]:
+        for position, value in enumerate(values):
+            headless = position >= len(header) or _blank(header[position])
+            if headless and not _blank(value):
+                letter = get_column_letter(position + 1)
+                if letter not in reported:
+                    reported.add(letter)
+                    errors.append(_error(_("this column has values but no header."), row=number, column=letter))
+        raw = {code: _raw_value(code, values[position]) for position, code in columns.items()
+               if position < len(values)}
+        if all(_blank(value) for value in raw.values()):
+            continue
+        rows.append((number, raw))
+    if errors:
+        raise UploadError(errors)
+    return rows
+
+
+def _raw_value(code, value):
+    if isinstance(value, str):
+        value = unicodedata.normalize("NFC", value).strip()
+        if not value:
+            return None
+    if code == "commune_code" and value is not None:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:0{CODE_DIGITS}d}"
+        value = str(value)
+        # Excel drops the leading zeros of a code it took for a number (also when it saves a CSV)
+        return value.zfill(CODE_DIGITS) if value.isascii() and value.isdigit() else value
+    if code == "period" and value is not None:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return str(value).strip()
+    return value
+
+
+# --- checking rows ---------------------------------------------------------------------------------------
+
+
+def _sort(errors, form):
+    order = {code: index for index, code in enumerate([code for code, _label in BASE_COLUMNS] + form.field_codes)}
+    return sorted(errors, key=lambda e: (e["row"] or 0, order.get(e["column"], len(order)) if e["column"] else -1))
+
+
+def check_rows(user, form, period, rows):
+    """Check every row read by `read_table` for `period`: its period, its commune (known, a commune, in the
+    user's scope, once in the file) and its values. Rows whose values are all empty are skipped.
+    Returns ([(row, AdminUnit, raw values by field code)], errors sorted by row and column)."""
+    clean, errors, first_row_of = [], [], {}
+    for row, raw in rows:
+        values = {code: raw.get(code) for code in form.field_codes}
+        if all(_blank(value) for value in values.values()):
+            continue
+        row_errors = []
+        period_value = "" if _blank(raw.get("period")) else str(raw.get("period")).strip()
+        if not period_value:
+            row_errors.append(_error(_("the period is empty; this upload is for %(period)s.", period=period.code),
+                                     row=row, column="period"))
+        elif period_value.upper() != period.code:
+            row_errors.append(_error(_("the period «%(value)s» is not %(period)s, the period of this upload.",
+                                       value=period_value, period=period.code), row=row, column="period"))
+        unit = None
+        code = raw.get("commune_code")
+        if _blank(code):
+            row_errors.append(_error(_("the commune code is missing."), row=row, column="commune_code"))
+        else:
+            try:
+                unit = operations.resolve_commune(user, period, code)
+            except SubmissionError as exc:
+                row_errors.append(_error(exc.message, row=row, column="commune_code"))
+        if unit is not None:
+            if unit.id in first_row_of:
+                row_errors.append(_error(_("the commune %(code)s appears twice (rows %(first)s and %(second)s).",
+                                           code=unit.code, first=first_row_of[unit.id], second=row),
+                                         row=row, column="commune_code"))
+            else:
+                first_row_of[unit.id] = row
+        _typed, field_errors = form.clean(values)
+        for field in form.fields:
+            if field.code in field_errors:
+                row_errors.append(_error(f"{field.label}: {field_errors[field.code]}", row=row, column=field.code))
+        if row_errors:
+            errors.extend(row_errors)
+        else:
+            clean.append((row, unit, values))
+    return clean, _sort(errors, form)
+
+
+# --- importing -------------------------------------------------------------------------------------------
+
+
+def _existing_upload(user, key):
+    return db.session.execute(
+        select(Upload).where(Upload.uploaded_by_id == user.id, Upload.idempotency_key == key)
+    ).scalar_one_or_none()
+
+
+def _replay(upload, form, period, data):
+    if (upload.form_code, upload.period, upload.sha256) != (form.code, period.code, hashlib.sha256(data).hexdigest()):
+        raise SubmissionError("idempotency_conflict", _("This Idempotency-Key was already used for a different "
+                                                        "file."), status=409)
+    return upload, sorted(upload.submissions, key=lambda submission: submission.id)
+
+
+def _write(user, key, action, replay):
+    """Run `action` in a savepoint, rolled back if it raises; when another request stored the same
+    idempotency key meanwhile (IntegrityError), return `replay` of that request's upload instead."""
+    savepoint = db.session.begin_nested()
+    try:
+        result = action()
+    except IntegrityError:
+        savepoint.rollback()
+        existing = _existing_upload(user, key) if key else None
+        if existing is None:
+            raise
+        return replay(existing)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return result
+
+
+def import_table(user, form, period, filename, data, idempotency_key=None):
+    """Import an uploaded XLSX / CSV file for `form` and `period`, all or nothing.
+
+    Returns (Upload, [Submission]): an accepted upload with one new version per filled row, or a rejected
+    upload (its `errors` name row and column) and no submission. A repeated idempotency key returns the first
+    upload and its submissions without writing anything (SubmissionError 409 if that key was used for another
+    file, form or period). Does not commit."""
+    def replay(upload):
+        return _replay(upload, form, period, data)
+
+    if idempotency_key:
+        existing = _existing_upload(user, idempotency_key)
+        if existing is not None:
+            return replay(existing)
+
+    def reject(errors, count):
+        return _write(user, idempotency_key, lambda: (operations.record_upload(
+            user, form, period, filename, data, "rejected", rows=count, errors=errors,
+            idempotency_key=idempotency_key), []), replay)
+
+    try:
+        rows = read_table(data, filename, form)
+    except UploadError as exc:
+        return reject(exc.errors, 0)
+    clean, errors = check_rows(user, form, period, rows)
+    for row, unit, _raw in clean:
+        if operations.lock_for(form.code, period.code, unit) is not None:
+            errors.append(_error(_("the period %(period)s is approved and locked for %(name)s; ask the steward "
+                                   "who approved it to reopen it.", period=period.code, name=unit.name),
+                                 row=row, column="commune_code"))
+    if not errors and not clean:
+        errors.append(_error(_("The file has no filled row: enter the values of at least one commune.")))
+    if errors:
+        return reject(_sort(errors, form), len(rows))
+
+    failure = {}
+
+    def store():
+        upload = operations.record_upload(user, form, period, filename, data, "accepted", rows=len(rows),
+                                          idempotency_key=idempotency_key)
+        submissions = []
+        for row, unit, raw in clean:
+            try:
+                submissions.append(operations.submit(user, form, period, unit, raw, "upload", upload=upload))
+            except SubmissionError as exc:
+                failure["error"] = _error(exc.message, row=row, column=None)
+                raise
+        return upload, submissions
+
+    try:
+        return _write(user, idempotency_key, store, replay)
+    except SubmissionError:
+        return reject([failure["error"]], len(rows))
+
+
+def error_lines(errors):
+    """Each error as one line for display: "Dòng 3, cột period: …" (row and column left out when unknown)."""
+    lines = []
+    for error in errors:
+        row, column, message = error.get("row"), error.get("column"), error.get("message", "")
+        if row is not None and column:
+            lines.append(_("Row %(row)s, column %(column)s: %(message)s", row=row, column=column, message=message))
+        elif row is not None:
+            lines.append(_("Row %(row)s: %(message)s", row=row, message=message))
+        elif column:
+            lines.append(_("Column %(column)s: %(message)s", column=column, message=message))
+        else:
+            lines.append(message)
+    return lines
