@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 FLASK := SERVICE_MODE=embedded $(BIN)/flask --app app
 
-.PHONY: run test test-sqlite test-postgresql install install-dev translations browser clean
+.PHONY: run test lint test-sqlite test-postgresql install install-dev translations browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,12 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; fi
 
-## test: every test, on SQLite and on PostgreSQL (127.0.0.1:5432, database test)
-test: install-dev translations browser
+## lint: ruff (pyflakes, pycodestyle, import order, bugbear) on the whole project
+lint: install-dev
+	$(BIN)/ruff check .
+
+## test: lint, then every test, on SQLite and on PostgreSQL (127.0.0.1:5432, database test)
+test: install-dev translations browser lint
 	$(BIN)/pytest --db=sqlite
 	$(BIN)/pytest --db=postgresql
 

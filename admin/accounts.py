@@ -10,7 +10,6 @@ from wtforms.validators import Optional, Regexp, ValidationError
 from admin.base import READ, ScopedAjaxLoader, ScopedModelView, current_scope
 from service.accounts.models import ROLES, User
 from service.accounts.operations import AccountError, create_user, issue_token, update_user
-from service.audit.models import AuditLog
 from service.extensions import db
 from service.facilities.models import Facility
 from service.units.models import AdminUnit
@@ -24,7 +23,8 @@ class UserView(ScopedModelView):
     form_extra_fields = {
         "new_password": PasswordField(_l("New password"), description=_l("Leave empty to keep the current password.")),
     }
-    form_args = {"email": {"validators": [Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Not an e-mail address."))]}}
+    form_args = {"email": {"validators": [
+        Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Not an e-mail address."))]}}
     column_list = ("username", "full_name", "role", "scope_unit", "facility", "active", "last_login_at")
     column_details_list = ("username", "full_name", "email", "role", "scope_unit", "facility", "active",
                            "created_at", "last_login_at")

@@ -213,5 +213,6 @@ class ScopedModelView(RoleAccessMixin, ModelView):
     def on_model_change(self, form, model, is_created):
         """A saved row must still be in the user's scope (no moving a row out of, or into, someone else's)."""
         db.session.flush()
-        if not self.get_query().filter(getattr(self.model, self._primary_key) == getattr(model, self._primary_key)).first():
+        pk = getattr(self.model, self._primary_key)
+        if not self.get_query().filter(pk == getattr(model, self._primary_key)).first():
             raise ValidationError(_l("This record would be outside your scope."))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from admin.base import READ, ScopedModelView, SecureView, current_scope
 from service.accounts.models import User
 from service.extensions import db
-from service.forms.periods import PERIOD_TYPES, Period, PeriodError, period_containing, recent_periods
+from service.forms.periods import PERIOD_TYPES, PeriodError, period_containing, recent_periods
 from service.forms.registry import all_forms, get_form
 from service.submissions import operations, queries, spreadsheet
 from service.submissions.models import Reminder, Submission, Upload
@@ -111,8 +111,13 @@ class ReportEntryView(SecureView):
         if file is None or not file.filename:
             flash(_("Choose a file to send."), "error")
             return redirect(url_for(".index", form=form.code, period=period.code))
-        upload, submissions = spreadsheet.import_table(current_user, form, period, file.filename, file.read())
-        db.session.commit()
+        try:
+            upload, submissions = spreadsheet.import_table(current_user, form, period, file.filename, file.read())
+            db.session.commit()
+        except SubmissionError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for(".index", form=form.code, period=period.code))
         if upload.status == "accepted":
             flash(_("File accepted: %(count)s report(s) stored for %(period)s.", count=len(submissions),
                     period=period.label()), "success")

@@ -30,7 +30,8 @@ class UnitBrowserView(SecureView):
         term = (request.args.get("q") or "").strip()
         parent = None
         if request.args.get("parent"):
-            parent = db.session.get(AdminUnit, int(request.args["parent"])) if request.args["parent"].isdigit() else None
+            parent_id = request.args["parent"]
+            parent = db.session.get(AdminUnit, int(parent_id)) if parent_id.isdigit() else None
             if parent is None or parent.edition != edition:
                 abort(404)
             scope.require_unit(parent)

@@ -27,7 +27,8 @@ def set_security_headers(response):
     script = f"'self' 'nonce-{nonce}' {FLASK_ADMIN_INLINE_HASHES}" if nonce else "'self'"
     response.headers.setdefault(
         "Content-Security-Policy",
-        f"default-src 'self'; script-src {script}; script-src-attr 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        f"default-src 'self'; script-src {script}; script-src-attr 'unsafe-inline'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
         "frame-ancestors 'none'",
     )

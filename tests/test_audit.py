@@ -32,7 +32,8 @@ def test_an_admin_edit_records_who_and_the_old_and_new_values(client, login, mak
     assert (update[0].actor, update[0].user_id, update[0].channel) == (admin.username, admin.id, "admin")
 
 
-def test_mass_delete_through_the_admin_action_is_audited_row_by_row(client, login, make_user, make_unit, make_facility, db):
+def test_mass_delete_through_the_admin_action_is_audited_row_by_row(client, login, make_user, make_unit,
+                                                                    make_facility, db):
     admin = make_user("admin")
     unit = make_unit("commune")
     facilities = [make_facility(unit) for _ in range(3)]

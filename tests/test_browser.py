@@ -203,11 +203,9 @@ def test_a_commune_reporter_fills_the_form_and_sees_the_new_version(server, page
 
 
 def test_a_file_with_errors_is_rejected_with_its_rows_and_a_fixed_file_is_accepted(server, page, tmp_path):
-    from service.forms.registry import get_form
     from tests.test_submissions import good_values
 
     base, _names = server
-    form = get_form("commune_rehab")
     log_in(page, base, "gs")
     page.goto(base + "/admin/report/?period=2026Q2")
     page.wait_for_load_state("load")

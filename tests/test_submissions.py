@@ -1,7 +1,7 @@
 """Commune reports: periods and deadlines, the web form, the API, versions, idempotency, locks, completeness,
 reminders, and concurrent submissions."""
 import threading
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -115,17 +115,18 @@ def test_a_resubmission_is_a_new_version_and_the_old_one_is_kept(place, db):
     assert (first.version, second.version) == (1, 2)
     assert not first.is_current and second.is_current and second.supersedes_id == first.id
     assert first.values["relapsed"] == 1 and second.values["relapsed"] == 2
-    rows = db.session.scalar(select(func.count()).select_from(Submission).where(Submission.org_unit_id == place.commune.id))
+    rows = db.session.scalar(select(func.count()).select_from(Submission)
+                             .where(Submission.org_unit_id == place.commune.id))
     assert rows == 2
 
 
 def test_timeliness_follows_the_provinces_deadline(place, db):
     period = place.form.parse_period("2026Q3")  # due 14/09/2026 in Đắk Lắk
     on_time = submit(place.reporter, place.form, period, place.commune, good_values(), "web",
-                     now=datetime(2026, 9, 14, 16, 0, tzinfo=timezone.utc))  # 23:00 in Vietnam
+                     now=datetime(2026, 9, 14, 16, 0, tzinfo=UTC))  # 23:00 in Vietnam
     assert on_time.on_time and on_time.due_date == date(2026, 9, 14)
     late = submit(place.steward, place.form, period, place.commune_2, good_values(), "web",
-                  now=datetime(2026, 9, 14, 17, 30, tzinfo=timezone.utc))  # 00:30 on the 15th in Vietnam
+                  now=datetime(2026, 9, 14, 17, 30, tzinfo=UTC))  # 00:30 on the 15th in Vietnam
     assert not late.on_time
 
 
@@ -328,9 +329,9 @@ def test_completeness_counts_on_time_late_and_missing(client, login, place, db, 
     make_unit("commune", place.province, code="24003")
     period = place.form.parse_period("2026Q3")
     submit(place.steward, place.form, period, place.commune, good_values(), "web",
-           now=datetime(2026, 9, 1, tzinfo=timezone.utc))
+           now=datetime(2026, 9, 1, tzinfo=UTC))
     submit(place.steward, place.form, period, place.commune_2, good_values(), "web",
-           now=datetime(2026, 9, 20, tzinfo=timezone.utc))
+           now=datetime(2026, 9, 20, tzinfo=UTC))
     login(place.steward)
     page = client.get("/admin/completeness/?period=2026Q3")
     assert page.status_code == 200

@@ -48,7 +48,8 @@ def test_full_official_lists_import_with_their_row_counts_and_a_second_run_chang
     assert result_2025.inserted == 34 + 3321
     assert succession.inserted == 10572
     assert db.session.scalar(select(func.count()).select_from(UnitSuccession)) == 10572
-    audit_rows = db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.table_name == "admin_unit"))
+    audit_rows = db.session.scalar(select(func.count()).select_from(AuditLog)
+                                   .where(AuditLog.table_name == "admin_unit"))
     assert audit_rows == 63 + 696 + 10035 + 34 + 3321
 
     again = import_edition((SHARED_DATA / "vn_units_2024.csv").read_bytes(), 2024)
@@ -60,7 +61,8 @@ def test_full_official_lists_import_with_their_row_counts_and_a_second_run_chang
     # codes are reused across editions: 82 is Tiền Giang before the reform and Đồng Tháp after it
     names = dict(db.session.execute(select(AdminUnit.edition, AdminUnit.name).where(AdminUnit.code == "82")).all())
     assert names == {2024: "Tỉnh Tiền Giang", 2025: "Tỉnh Đồng Tháp"}
-    buon_ma_thuot = db.session.execute(select(AdminUnit).where(AdminUnit.edition == 2024, AdminUnit.code == "643")).scalar_one()
+    buon_ma_thuot = db.session.execute(
+        select(AdminUnit).where(AdminUnit.edition == 2024, AdminUnit.code == "643")).scalar_one()
     assert buon_ma_thuot.level == "district" and buon_ma_thuot.parent.code == "66"
     assert count(db, edition=2024, district_id=buon_ma_thuot.id) == 19
 
@@ -72,7 +74,8 @@ def test_a_changed_name_is_updated_in_place_and_audited_with_old_and_new_value(d
     assert (result.inserted, result.updated, result.unchanged) == (0, 1, 5)
     unit = db.session.execute(select(AdminUnit).where(AdminUnit.code == "32005")).scalar_one()
     assert unit.name == "Phường Bốn"
-    audit = db.session.execute(select(AuditLog).where(AuditLog.action == "update", AuditLog.row_id == str(unit.id))).scalar_one()
+    audit = db.session.execute(
+        select(AuditLog).where(AuditLog.action == "update", AuditLog.row_id == str(unit.id))).scalar_one()
     assert audit.old_values["name"] == "Phường 4" and audit.new_values["name"] == "Phường Bốn"
 
 
@@ -83,7 +86,8 @@ BAD_FILES = [
     ("duplicate commune", csv_bytes(*GOOD_2024, GOOD_2024[1]), 5, "32002"),
     ("commune without district", csv_bytes(*GOOD_2024, "96,Tỉnh Cà Mau,,,32099,Xã Mồ Côi,Xã"), 5, "district"),
     ("wrong encoding", csv_bytes(*GOOD_2024, encoding="utf-16"), 1, "UTF-8"),
-    ("windows-1258 bytes", csv_bytes(GOOD_2024[0], GOOD_2024[1]) + "96,Ca Mau,964,TP,32005,Ph\u01b0\u1eddng 4,Phường\n".encode("utf-8").replace("ư".encode(), b"\xfd"), 3, "UTF-8"),
+    ("windows-1258 bytes", csv_bytes(GOOD_2024[0], GOOD_2024[1])
+     + "96,Ca Mau,964,TP,32005,Phường 4,Phường\n".encode().replace("ư".encode(), b"\xfd"), 3, "UTF-8"),
     ("letters in a code", csv_bytes(*GOOD_2024, "96,Tỉnh Cà Mau,964,Thành phố Cà Mau,32A01,Xã Sai,Xã"), 5, "32A01"),
     ("wrong field count", csv_bytes(*GOOD_2024, "96,Tỉnh Cà Mau,964"), 5, "7"),
     ("province renamed mid-file", csv_bytes(*GOOD_2024, "96,Tỉnh Cà Mau Mới,964,Thành phố Cà Mau,32010,Xã Mới,Xã"), 5,
@@ -133,7 +137,8 @@ def test_cli_import_then_succession_of_a_small_file(runner, tmp_path, db):
         result = runner.invoke(args=args)
         assert result.exit_code == 0, result.output
     assert "inserted=3" in result.output
-    island = db.session.execute(select(AdminUnit).where(AdminUnit.edition == 2024, AdminUnit.code == "999")).scalar_one()
+    island = db.session.execute(
+        select(AdminUnit).where(AdminUnit.edition == 2024, AdminUnit.code == "999")).scalar_one()
     assert island.level == "district" and island.parent.code == "96"
     actors = set(db.session.scalars(select(AuditLog.actor).where(AuditLog.table_name == "unit_succession")))
     assert all(actor.startswith("cli:") for actor in actors) and actors

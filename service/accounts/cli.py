@@ -6,8 +6,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from service.accounts.models import ROLES, User
-from service.accounts.operations import (AccountError, create_user, issue_token, resolve_codes, set_active,
-                                         set_password)
+from service.accounts.operations import AccountError, create_user, issue_token, resolve_codes, set_active, set_password
 from service.audit.operations import act_as, cli_actor
 from service.extensions import db
 

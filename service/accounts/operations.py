@@ -43,7 +43,8 @@ def resolve_codes(scope_code=None, facility_code=None, edition=None):
             select(AdminUnit).where(AdminUnit.code == scope_code, AdminUnit.edition == edition)
         ).scalar_one_or_none()
         if scope_unit is None:
-            raise AccountError(_("Unknown unit code %(code)s in edition %(edition)s.", code=scope_code, edition=edition))
+            raise AccountError(_("Unknown unit code %(code)s in edition %(edition)s.", code=scope_code,
+                                 edition=edition))
     if facility_code:
         facility = db.session.execute(select(Facility).where(Facility.code == facility_code)).scalar_one_or_none()
         if facility is None:
@@ -111,7 +112,8 @@ def set_active(user, active):
     user.active = active
     if not active:
         user.session_version = secrets.token_hex(8)
-        for token in db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
+        tokens = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        for token in db.session.scalars(tokens):
             token.revoked_at = utcnow()
     db.session.flush()
 

@@ -58,7 +58,8 @@ def _authenticate():
     user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
     if user is None:
         with force_locale("vi"):
-            return error_response(401, "unauthorized", _("Authentication required: send Authorization: Bearer <token>."))
+            return error_response(401, "unauthorized",
+                                  _("Authentication required: send Authorization: Bearer <token>."))
     g.api_user = user
     g.scope = Scope(user)
     act_as(user.id, user.username, "api")

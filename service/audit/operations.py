@@ -12,7 +12,7 @@ import getpass
 from dataclasses import dataclass
 
 from flask import g, has_app_context
-from sqlalchemy import event, inspect, insert
+from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditLog

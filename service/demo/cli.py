@@ -4,10 +4,10 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from service.accounts.models import User
 from service.audit.operations import act_as
 from service.config import INSTANCE_DIR
 from service.demo.operations import build_synthetic_units, ensure_demo_users, load_official_units, units_loaded
-from service.accounts.models import User
 from service.demo.reports import demo_communes, load_demo_reports
 from service.extensions import db
 

@@ -91,7 +91,8 @@ def build_synthetic_units():
 
 def demo_places():
     """The province of Đắk Lắk (66) in the current edition, and its first commune by code."""
-    province = db.session.execute(select(AdminUnit).where(AdminUnit.edition == 2025, AdminUnit.code == "66")).scalar_one()
+    province = db.session.execute(
+        select(AdminUnit).where(AdminUnit.edition == 2025, AdminUnit.code == "66")).scalar_one()
     commune = db.session.execute(
         select(AdminUnit).where(AdminUnit.province_id == province.id, AdminUnit.level == "commune")
         .order_by(AdminUnit.code).limit(1)

@@ -36,7 +36,8 @@ def create_submission():
         payload = SubmissionInSchema().load(request.get_json(silent=True) or {})
     except ValidationError as exc:
         raise ApiError(400, "invalid_request", _("The request body is not a valid submission."),
-                       [{"field": key, "message": " ".join(map(str, value))} for key, value in exc.messages.items()])
+                       [{"field": key, "message": " ".join(map(str, value))}
+                        for key, value in exc.messages.items()]) from None
     form = _form_or_error(payload["form"])
     key = request.headers.get("Idempotency-Key") or None
     try:
@@ -60,11 +61,12 @@ def upload_submissions():
                        [{"field": "file"}])
     try:
         period = operations.resolve_period(form, request.form.get("period"))
+        upload, _submissions = spreadsheet.import_table(g.api_user, form, period, file.filename, file.read(),
+                                                        idempotency_key=request.headers.get("Idempotency-Key") or None)
+        db.session.commit()
     except operations.SubmissionError as exc:
+        db.session.rollback()
         raise _as_api_error(exc) from None
-    upload, _submissions = spreadsheet.import_table(g.api_user, form, period, file.filename, file.read(),
-                                                    idempotency_key=request.headers.get("Idempotency-Key") or None)
-    db.session.commit()
     body = UploadSchema().dump(upload)
     if upload.status == "rejected":
         raise ApiError(400, "invalid_file", _("The file was not imported: %(count)s error(s). Nothing was stored.",

@@ -153,7 +153,7 @@ def _guide(sheet, form, period):
                  "Chỉ cần một dòng sai là cả tệp bị từ chối, không dòng nào được lưu; sửa các lỗi rồi gửi lại.",
                  "Có thể lưu tệp dạng .xlsx hoặc CSV (UTF-8); không dùng dạng .xls cũ."):
         sheet.append([line])
-    for letter, width in zip("ABCDE", (26, 60, 24, 10, 60)):
+    for letter, width in zip("ABCDE", (26, 60, 24, 10, 60), strict=True):
         sheet.column_dimensions[letter].width = width
 
 

@@ -50,7 +50,7 @@ def read_rows(data, columns):
         if len(row) != len(header):
             errors.append((line, _("%(found)d fields, expected %(expected)d.", found=len(row), expected=len(header))))
             continue
-        rows.append((line, {name: value.strip() for name, value in zip(header, row)}))
+        rows.append((line, {name: value.strip() for name, value in zip(header, row, strict=True)}))
     if errors:
         raise UnitFileError(errors)
     return rows
