@@ -201,6 +201,7 @@ class SubmissionView(ScopedModelView):
     column_formatters = {
         "submitted_by": lambda v, c, m, n: m.submitted_by.username,
         "values": lambda v, c, m, n: _format_values(m),
+        "channel": lambda v, c, m, n: m.channel_label,
     }
 
     def get_query(self):

@@ -1,13 +1,14 @@
 """Commune report submissions (every version kept), spreadsheet uploads, period locks and reminders."""
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.common.time import utcnow
 from service.extensions import db
 
-CHANNELS = ("web", "upload", "api")
+CHANNELS = {"web": _l("web form"), "upload": _l("file"), "api": _l("API")}
 
 
 class Submission(db.Model):
@@ -52,6 +53,10 @@ class Submission(db.Model):
 
     def __str__(self):
         return f"{self.form_code} {self.period} {self.org_unit.code if self.org_unit else ''} v{self.version}"
+
+    @property
+    def channel_label(self):
+        return CHANNELS.get(self.channel, self.channel)
 
 
 class Upload(db.Model):
