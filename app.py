@@ -99,6 +99,7 @@ def _register_models():
     import service.facilities.models  # noqa: F401
     import service.submissions.models  # noqa: F401
     import service.units.models  # noqa: F401
+    import service.validation.models  # noqa: F401
 
 
 def _register_auth(app):
@@ -137,7 +138,8 @@ def _register_cli(app):
     from service.demo.cli import demo_cli, serve_command
     from service.scheduler import scheduler_cli
     from service.units.cli import units_cli
+    from service.validation.cli import validate_cli
 
-    for group in (units_cli, users_cli, demo_cli, scheduler_cli):
+    for group in (units_cli, users_cli, demo_cli, scheduler_cli, validate_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve_command)

@@ -8,12 +8,14 @@ from admin.facilities import FacilityView
 from admin.home import HomeView
 from admin.submissions import CompletenessView, ReminderView, ReportEntryView, SubmissionView, UploadView
 from admin.units import UnitBrowserView, UnitView
+from admin.validation import FlagView, ValidationRunView
 from service.accounts.models import User
 from service.audit.models import AuditLog
 from service.facilities.models import Facility
 from service.security import csp_nonce
 from service.submissions.models import Reminder, Submission, Upload
 from service.units.models import AdminUnit
+from service.validation.models import Flag, ValidationRun
 
 
 def init_admin(app):
@@ -32,6 +34,10 @@ def init_admin(app):
     admin.add_view(CompletenessView(name=_l("Completeness and timeliness"), category=reports,
                                     endpoint="completeness"))
     admin.add_view(ReminderView(Reminder, name=_l("Late communes"), category=reports, endpoint="reminders"))
+    quality = _l("Data quality")
+    admin.add_view(FlagView(Flag, name=_l("Flags"), category=quality, endpoint="flags"))
+    admin.add_view(ValidationRunView(ValidationRun, name=_l("Validation runs"), category=quality,
+                                     endpoint="validation_runs"))
     reference = _l("Reference data")
     admin.add_view(UnitBrowserView(name=_l("Unit browser"), category=reference, endpoint="unit_browser"))
     admin.add_view(UnitView(AdminUnit, name=_l("Unit list"), category=reference, endpoint="units"))
@@ -40,4 +46,7 @@ def init_admin(app):
     admin.add_view(UserView(User, name=_l("Users"), category=system, endpoint="users"))
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit trail"), category=system, endpoint="audit"))
     admin.init_app(app)
+    from admin.base import filtered_list_url
+
+    app.jinja_env.globals["filtered_list_url"] = filtered_list_url
     return admin

@@ -216,3 +216,27 @@ class ScopedModelView(RoleAccessMixin, ModelView):
         pk = getattr(self.model, self._primary_key)
         if not self.get_query().filter(pk == getattr(model, self._primary_key)).first():
             raise ValidationError(_l("This record would be outside your scope."))
+
+
+def filtered_list_url(endpoint, **equals):
+    """URL of a Flask-Admin list with "equals" filters on columns, e.g. filtered_list_url("flags", rule="C01").
+
+    Flask-Admin names filters by position (flt0_<n>) and the position depends on the view's filter list, so
+    links are built from the live view instead of hard-coded numbers. A key "table.column" picks a column of a
+    related table (org_unit.code)."""
+    from flask import current_app
+    from flask_admin.contrib.sqla.filters import FilterEqual
+
+    view = next(v for v in current_app.extensions["admin"][0]._views if getattr(v, "endpoint", None) == endpoint)
+    if view._filters is None:
+        view._refresh_filters_cache()
+    args = {}
+    for position, (key, value) in enumerate(equals.items()):
+        table, _, column = key.rpartition(".")
+        for index, item in enumerate(view._filters or []):
+            target = getattr(item, "column", None)
+            if isinstance(item, FilterEqual) and getattr(target, "key", None) == column and (
+                    not table or target.table.name == view.model.__mapper__.relationships[table].target.name):
+                args[f"flt{position}_{index}"] = value
+                break
+    return url_for(f"{endpoint}.index_view", **args)

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 
 from flask import flash, g, redirect, request, session, url_for
 from flask_admin import AdminIndexView, expose
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from admin.base import AdminForm, current_scope
+from admin.base import AdminForm, current_scope, filtered_list_url
 from service.accounts.operations import authenticate
 from service.accounts.scope import Scope
 from service.audit.operations import act_as, record
@@ -20,6 +21,7 @@ from service.extensions import db
 from service.forms.registry import all_forms
 from service.submissions.models import Reminder
 from service.submissions.queries import owed_periods
+from service.validation.queries import count_open, open_flags_for_unit
 
 
 class LoginForm(AdminForm):
@@ -33,6 +35,23 @@ class AttentionItem:
     url: str
     count: int | None = None
     level: str = "secondary"
+
+
+def _flag_items(user):
+    """The reporter's open flags, each a link to answer it."""
+    items = []
+    unit = user.scope_unit
+    if unit is None:
+        return items
+    for flag in open_flags_for_unit(unit.id):
+        label = _("%(period)s · %(rule)s: %(message)s", period=flag.period, rule=flag.rule,
+                  message=flag.message(str(get_locale() or "vi")[:2]))
+        level = "danger" if flag.severity == "error" else "warning"
+        if flag.status == "explained":
+            label += " " + _("(explained)")
+            level = "secondary"
+        items.append(AttentionItem(label, url_for("flags.details_view", id=flag.id), None, level))
+    return items
 
 
 def _report_items(user):
@@ -57,11 +76,19 @@ def _report_items(user):
 
 def _steward_items(user):
     scope = Scope(user)
+    errors, warnings = count_open(scope, "error"), count_open(scope, "warning")
     late = db.session.scalar(select(func.count()).select_from(Reminder).where(
         Reminder.resolved_at.is_(None), scope.units_column_clause(Reminder.org_unit_id)))
     items = []
+    if errors:
+        items.append(AttentionItem(_("Open error flags (they hold reports back from aggregation)"),
+                                   filtered_list_url("flags", status="open", severity="error"), errors, "danger"))
+    if warnings:
+        items.append(AttentionItem(_("Open warnings to look at"),
+                                   filtered_list_url("flags", status="open", severity="warning"), warnings, "warning"))
+    items.append(AttentionItem(_("Validation runs"), url_for("validation_runs.index_view"), None))
     if late:
-        items.append(AttentionItem(_("Communes late with a report"), url_for("reminders.index_view", flt0_0=""),
+        items.append(AttentionItem(_("Communes late with a report"), url_for("reminders.index_view"),
                                    late, "danger"))
     items.append(AttentionItem(_("Completeness and timeliness of the current period"),
                                url_for("completeness.index"), None))
@@ -72,7 +99,7 @@ def attention_items(user):
     """What needs this user's attention on their home page, per role. Each area adds its items here
     (open flags for stewards, expiring certificates for coordinators, capacity checks for managers…)."""
     if user.role == "commune_reporter":
-        return _report_items(user)
+        return _flag_items(user) + _report_items(user)
     if user.role in ("data_steward", "admin"):
         return _steward_items(user)
     return []

@@ -20,6 +20,8 @@ from service.submissions import operations, queries, spreadsheet
 from service.submissions.models import Reminder, Submission, Upload
 from service.submissions.operations import VIETNAM, SubmissionError
 from service.units.models import AdminUnit
+from service.validation.entry import check_values
+from service.validation.queries import report_flags
 
 PERIODS_SHOWN = {"quarter": 8, "half_year": 4, "year": 3}
 MAX_SELECT_COMMUNES = 400
@@ -76,13 +78,23 @@ class ReportEntryView(SecureView):
             previous = queries.current_submission(form.code, period.previous().code, unit)
             lock = operations.lock_for(form.code, period.code, unit)
             raw = {code: value for code, value in (current.values.items() if current else ())}
-        if request.method == "POST" and unit is not None:
+        verdicts = None
+        if request.method == "POST" and unit is not None and request.form.get("action") == "check":
+            raw = {item.code: request.form.get(item.code, "") for item in form.fields}
+            values, field_errors = form.clean(raw)
+            errors = field_errors
+            if not field_errors:
+                verdicts = check_values(form, period, unit, values)
+        elif request.method == "POST" and unit is not None:
             raw = {item.code: request.form.get(item.code, "") for item in form.fields}
             try:
                 submission = operations.submit(current_user, form, period, unit, raw, "web")
                 db.session.commit()
                 flash(_("Report received: %(commune)s, %(period)s, version %(version)s.", commune=unit.name,
                         period=period.label(), version=submission.version), "success")
+                if submission.verdicts:
+                    flash(_("The report is stored; %(count)s check(s) need an answer: see the flags below.",
+                            count=len(submission.verdicts)), "warning")
                 return redirect(url_for(".history", form=form.code, period=period.code, commune=unit.code))
             except SubmissionError as exc:
                 db.session.rollback()
@@ -92,7 +104,7 @@ class ReportEntryView(SecureView):
                            many=len(communes) > MAX_SELECT_COMMUNES, raw=raw, errors=errors, previous=previous,
                            current=current, lock=lock, period_choices=period_choices(form), forms=all_forms(),
                            due=form.due_date(period, operations.province_of(unit)) if unit else None,
-                           upload=None, upload_lines=[])
+                           upload=None, upload_lines=[], verdicts=verdicts)
 
     @expose("/template.xlsx")
     def template(self):
@@ -121,6 +133,10 @@ class ReportEntryView(SecureView):
         if upload.status == "accepted":
             flash(_("File accepted: %(count)s report(s) stored for %(period)s.", count=len(submissions),
                     period=period.label()), "success")
+            flagged = sum(1 for submission in submissions if getattr(submission, "verdicts", None))
+            if flagged:
+                flash(_("%(count)s of these reports break a check and are flagged; each has to be answered.",
+                        count=flagged), "warning")
             return redirect(url_for("submissions.index_view", flt0_0=period.code))
         flash(_("The file was not imported: %(count)s error(s). Nothing was stored.", count=len(upload.errors)),
               "error")
@@ -128,7 +144,7 @@ class ReportEntryView(SecureView):
         return self.render("admin/report_entry.html", form=form, period=period, unit=None, communes=communes,
                            many=len(communes) > MAX_SELECT_COMMUNES, raw={}, errors={}, previous=None,
                            current=None, lock=None, period_choices=period_choices(form), forms=all_forms(),
-                           due=None, upload=upload, upload_lines=upload.errors)
+                           due=None, upload=upload, upload_lines=upload.errors, verdicts=None)
 
     @expose("/history/")
     def history(self):
@@ -140,7 +156,8 @@ class ReportEntryView(SecureView):
         current_scope().require_unit(unit)
         versions = queries.history(form.code, period.code, unit)
         return self.render("admin/report_history.html", form=form, period=period, unit=unit, versions=versions,
-                           changes={v.id: operations.changes(v) for v in versions})
+                           changes={v.id: operations.changes(v) for v in versions},
+                           flags=report_flags(form.code, period.code, unit.id))
 
 
 class CompletenessView(SecureView):

@@ -4,6 +4,7 @@
 web process (`SCHEDULER_IN_PROCESS`).
 """
 import logging
+from datetime import datetime, timedelta
 
 import click
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -29,10 +30,24 @@ def _remind_late_communes():
     return remind_late_communes()
 
 
-# id → (callable, APScheduler trigger arguments). Later issues add validation, capacity and expiry jobs here.
+def _validate_new():
+    from service.validation.jobs import validate_new
+
+    return validate_new()
+
+
+def _validate_nightly():
+    from service.validation.jobs import nightly_job
+
+    return nightly_job()
+
+
+# id → (callable, APScheduler trigger arguments). `start_soon` also runs the job shortly after start.
 JOBS = {
     "prune_login_attempts": (_prune_login_attempts, {"trigger": "cron", "hour": 2, "minute": 30}),
     "remind_late_communes": (_remind_late_communes, {"trigger": "cron", "hour": 6, "minute": 0}),
+    "validate_new": (_validate_new, {"trigger": "interval", "minutes": 5, "start_soon": True}),
+    "validate_nightly": (_validate_nightly, {"trigger": "cron", "hour": 1, "minute": 30}),
 }
 
 
@@ -55,6 +70,9 @@ def run_job(app, job_id):
 def build_scheduler(app, blocking=False):
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Ho_Chi_Minh")
     for job_id, (_func, trigger) in JOBS.items():
+        trigger = dict(trigger)
+        if trigger.pop("start_soon", False):
+            trigger["next_run_time"] = datetime.now(scheduler.timezone) + timedelta(seconds=20)
         scheduler.add_job(run_job, args=(app, job_id), id=job_id, coalesce=True, max_instances=1,
                           misfire_grace_time=3600, **trigger)
     return scheduler

@@ -116,3 +116,4 @@ def openapi():
 
 from service.submissions import api as _submissions_api  # noqa: E402,F401  (registers the routes)
 from service.units import api as _units_api  # noqa: E402,F401
+from service.validation import api as _validation_api  # noqa: E402,F401

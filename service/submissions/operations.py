@@ -111,6 +111,9 @@ def submit(user, form, period, unit, raw_values, channel, idempotency_key=None, 
                               [{"field": code, "message": message} for code, message in errors.items()])
     replay = _idempotent_replay(user, idempotency_key, form, period, unit, values)
     if replay is not None:
+        from service.validation.entry import check_values
+
+        replay.verdicts = check_values(form, period, unit, replay.values)
         return replay
     if lock_for(form.code, period.code, unit) is not None:
         raise SubmissionError("period_locked", _("Period %(period)s is approved and locked for %(name)s; ask the "
@@ -123,12 +126,16 @@ def submit(user, form, period, unit, raw_values, channel, idempotency_key=None, 
         try:
             submission = _store_version(user, form, period, unit, values, channel, idempotency_key, upload, now, due)
             savepoint.commit()
-            return submission
         except IntegrityError:
             savepoint.rollback()
             replay = _idempotent_replay(user, idempotency_key, form, period, unit, values)
             if replay is not None:
                 return replay
+            continue
+        from service.validation.entry import check_submission
+
+        submission.verdicts = check_submission(form, period, unit, submission)
+        return submission
     raise SubmissionError("conflict", _("The report was being changed by someone else; send it again."), status=409)
 
 

@@ -46,6 +46,9 @@ class SubmissionSchema(Schema):
     due_date = fields.Date()
     on_time = fields.Boolean()
     upload_id = fields.Integer(allow_none=True)
+    verdicts = fields.Function(lambda s: [
+        {"rule": v.rule, "severity": v.severity, "message": v.message_vi, "message_en": v.message_en,
+         "observed": v.observed} for v in getattr(s, "verdicts", None) or []])
 
 
 class UploadSchema(Schema):

@@ -1,0 +1,167 @@
+"""Validation in the admin: the flag list (filters, bulk accept), a flag's page (explain, accept, reopen),
+the list of runs, a run's report and its Great Expectations Data Docs."""
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup, escape
+from sqlalchemy import select, true
+
+from admin.base import READ, ScopedModelView, current_scope
+from service.extensions import db
+from service.forms.registry import get_form
+from service.validation import operations, queries
+from service.validation.docs import unpack
+from service.validation.models import SEVERITIES, Flag, ValidationRun
+
+
+def _observed(flag):
+    form = get_form(flag.form_code) if flag.form_code else None
+    parts = []
+    for code, value in (flag.observed or {}).items():
+        item = form.field(code) if form else None
+        label = item.label if item else code
+        parts.append(f"<span class='text-nowrap'>{escape(label)}: <strong>{escape(value)}</strong></span>")
+    return Markup("<br>".join(parts))
+
+
+class FlagView(ScopedModelView):
+    access = {"admin": READ | {"edit"}, "data_steward": READ | {"edit"}, "commune_reporter": {"list", "details"}}
+    scope_clause = staticmethod(lambda scope: scope.units_column_clause(Flag.org_unit_id))
+    details_template = "admin/flag_details.html"
+    column_list = ("period", "org_unit", "rule", "severity", "status", "message_vi", "observed", "updated_at")
+    column_details_list = ("period", "form_code", "org_unit", "rule", "severity", "status", "message_vi", "observed",
+                           "opened_at", "updated_at", "explanation", "explained_by", "explained_at",
+                           "accepted_reason", "accepted_by", "accepted_at", "resolved_at", "submission")
+    column_export_list = ("period", "form_code", "org_unit.code", "org_unit.name", "rule", "severity", "status",
+                          "message_vi", "observed", "opened_at", "explanation", "accepted_reason", "resolved_at")
+    column_filters = ("period", "rule", "severity", "status", "form_code", "org_unit.code", "org_unit.name",
+                      "opened_at")
+    column_default_sort = [("updated_at", True)]
+    column_labels = {
+        "period": _l("Period"), "form_code": _l("Form"), "org_unit": _l("Commune"), "rule": _l("Rule"),
+        "severity": _l("Severity"), "status": _l("Status"), "message_vi": _l("Problem"), "observed": _l("Values"),
+        "opened_at": _l("Opened"), "updated_at": _l("Updated"), "explanation": _l("Explanation"),
+        "explained_by": _l("Explained by"), "explained_at": _l("Explained at"),
+        "accepted_reason": _l("Justification"), "accepted_by": _l("Accepted by"), "accepted_at": _l("Accepted at"),
+        "resolved_at": _l("Resolved at"), "submission": _l("Report version"), "org_unit.code": _l("Unit code"),
+        "org_unit.name": _l("Commune"),
+    }
+    column_formatters = {
+        "observed": lambda v, c, m, n: _observed(m),
+        "severity": lambda v, c, m, n: Markup(
+            f"<span class='badge badge-{'danger' if m.severity == 'error' else 'warning'}'>"
+            f"{escape(m.severity_label)}</span>"),
+        "status": lambda v, c, m, n: m.status_label,
+        "message_vi": lambda v, c, m, n: m.message(str(get_locale() or "vi")[:2]),
+    }
+    column_formatters_export = {"observed": lambda v, c, m, n: m.observed, "status": lambda v, c, m, n: m.status,
+                                "severity": lambda v, c, m, n: m.severity}
+
+    def get_query(self):
+        from sqlalchemy.orm import joinedload
+
+        return super().get_query().options(joinedload(Flag.org_unit))
+
+    def _flag(self, flag_id):
+        return self.get_one(str(flag_id))
+
+    def _back(self, flag):
+        return redirect(request.form.get("next") or url_for(".details_view", id=flag.id))
+
+    def _step(self, flag_id, step, *args):
+        flag = self._flag(flag_id)
+        try:
+            step(current_user, flag, *args)
+            db.session.commit()
+            flash(_("Flag %(rule)s: %(status)s.", rule=flag.rule, status=flag.status_label), "success")
+        except operations.FlagError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        return self._back(flag)
+
+    @expose("/explain/<int:flag_id>", methods=("POST",))
+    def explain(self, flag_id):
+        return self._step(flag_id, operations.explain_flag, request.form.get("explanation"))
+
+    @expose("/accept/<int:flag_id>", methods=("POST",))
+    def accept(self, flag_id):
+        return self._step(flag_id, operations.accept_flag, request.form.get("reason"))
+
+    @expose("/reopen/<int:flag_id>", methods=("POST",))
+    def reopen(self, flag_id):
+        return self._step(flag_id, operations.reopen_flag)
+
+    @action("accept", _l("Accept with a justification"), None)
+    def action_accept(self, ids):
+        return redirect(url_for(".accept_many", ids=",".join(str(i) for i in self.coerce_ids(ids))))
+
+    @expose("/accept-many/", methods=("GET", "POST"))
+    def accept_many(self):
+        if current_user.role not in operations.STEWARD_ROLES:
+            abort(403)
+        ids = [int(value) for value in (request.values.get("ids") or "").split(",") if value.isdigit()]
+        flags = self.get_query().filter(Flag.id.in_(ids)).all()
+        if request.method == "POST":
+            try:
+                for flag in flags:
+                    operations.accept_flag(current_user, flag, request.form.get("reason"))
+                db.session.commit()
+                flash(_("%(count)s flag(s) accepted.", count=len(flags)), "success")
+                return redirect(url_for(".index_view"))
+            except operations.FlagError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+        return self.render("admin/flag_accept_many.html", flags=flags, ids=",".join(map(str, ids)))
+
+
+class ValidationRunView(ScopedModelView):
+    access = {"admin": {"list", "details"}, "data_steward": {"list", "details"}}
+    scope_clause = staticmethod(lambda scope: true())
+    can_view_details = False
+    column_list = ("id", "trigger", "form_code", "periods", "status", "started_at", "duration_s",
+                   "reports_checked", "reports_failing", "flags_opened", "flags_closed")
+    column_default_sort = [("id", True)]
+    column_filters = ("status", "trigger", "form_code")
+    column_labels = {
+        "id": _l("Run"), "trigger": _l("Trigger"), "form_code": _l("Form"), "periods": _l("Periods"),
+        "status": _l("Status"), "started_at": _l("Started"), "duration_s": _l("Seconds"),
+        "reports_checked": _l("Reports checked"), "reports_failing": _l("Reports failing"),
+        "flags_opened": _l("Flags opened"), "flags_closed": _l("Flags closed"),
+    }
+    column_formatters = {
+        "id": lambda v, c, m, n: Markup(f"<a href='{url_for('.report', run_id=m.id)}'>#{m.id}</a>"),
+        "periods": lambda v, c, m, n: ", ".join(m.periods or []),
+    }
+
+    @expose("/report/<int:run_id>")
+    def report(self, run_id):
+        run = db.session.get(ValidationRun, run_id) or abort(404)
+        scope = current_scope()
+        return self.render("admin/validation_run.html", run=run, report=queries.run_report(run, scope),
+                           docs_allowed=queries.run_within_scope(run, scope), severities=SEVERITIES)
+
+    @expose("/docs/<int:run_id>/<period>")
+    def docs(self, run_id, period):
+        run = db.session.get(ValidationRun, run_id) or abort(404)
+        if not queries.run_within_scope(run, current_scope()):
+            abort(403)
+        pages = unpack(db.session.scalar(select(ValidationRun.data_docs).where(ValidationRun.id == run_id)))
+        if period not in pages:
+            abort(404)
+        response = self.app.response_class(pages[period], mimetype="text/html")
+        response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'self' 'unsafe-inline'; "
+                                                       "img-src 'self' data:; frame-ancestors 'none'")
+        return response
+
+    @property
+    def app(self):
+        from flask import current_app
+
+        return current_app
+
+
+

@@ -1,0 +1,175 @@
+"""The scheduled validation with Great Expectations. Imported only by the scheduler and the CLI: Great
+Expectations costs seconds and hundreds of MB to import, so it is never loaded in a web worker.
+
+One GX context per process (ephemeral, progress bars off); the suites of a form are merged into one
+ExpectationSuite for one `validate` call per batch. Results are COMPLETE with the submission id as the index
+column, so every failing report is identified, never a sample. Derived columns come from derive.py (joins and
+history computed before GX), which keeps every expectation a cheap column or column-pair check.
+"""
+import time
+from dataclasses import dataclass
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.data_context.types.base import ProgressBarsConfig
+
+from service.extensions import db
+from service.validation.derive import derive
+from service.validation.evaluator import Verdict, observed
+from service.validation.suites import derived_specs, rules_for, suite_hashes, suites_for
+
+_STATE = {}
+
+
+def _gx():
+    """The process's Great Expectations context and batch definition (created once)."""
+    if "batch_definition" not in _STATE:
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        source = context.data_sources.add_pandas("reports")
+        asset = source.add_dataframe_asset("current_reports")
+        _STATE["context"] = context
+        _STATE["batch_definition"] = asset.add_batch_definition_whole_dataframe("batch")
+    return _STATE["batch_definition"]
+
+
+def gx_suite(form_code):
+    """All suites of a form as one GX ExpectationSuite (cached per content hash)."""
+    key = ("suite", form_code, tuple(sorted(suite_hashes(form_code).items())))
+    if key not in _STATE:
+        expectations = [dict(item) for suite in suites_for(form_code) for item in suite.document["expectations"]]
+        _STATE[key] = gx.ExpectationSuite(name=f"{form_code}.all", expectations=expectations)
+    return _STATE[key]
+
+
+@dataclass
+class BatchResult:
+    rows: dict  # submission id → derived row
+    failures: dict  # submission id → [Verdict]
+    rule_counts: dict  # rule → (evaluated, failed)
+    gx_result: object
+    seconds: dict
+
+
+def frame(rows):
+    """The DataFrame GX validates: one row per report, numbers as numbers (missing as NaN)."""
+    df = pd.DataFrame.from_records(rows)
+    for column in df.columns:
+        if column == "submission_id":
+            continue
+        converted = pd.to_numeric(df[column], errors="coerce")
+        if converted.notna().sum() == df[column].notna().sum() and df[column].map(
+                lambda value: not isinstance(value, bool)).all():
+            df[column] = converted
+    return df
+
+
+def validate_contexts(form, contexts):
+    """Derive, validate with GX, and return every failing report per rule."""
+    timings = {}
+    started = time.perf_counter()
+    specs = derived_specs(form.code)
+    rows = {}
+    for context in contexts:
+        row = derive(context, specs, form)
+        row["submission_id"] = context.submission_id
+        rows[context.submission_id] = row
+    timings["derive"] = time.perf_counter() - started
+    started = time.perf_counter()
+    rules = {rule.rule: rule for rule in rules_for(form.code)}
+    failures, counts, result = {}, {}, None
+    if rows:
+        df = frame(list(rows.values()))
+        batch = _gx().get_batch(batch_parameters={"dataframe": df})
+        result = batch.validate(gx_suite(form.code), result_format={
+            "result_format": "COMPLETE", "unexpected_index_column_names": ["submission_id"]})
+        for item in result.results:
+            rule = rules[item.expectation_config.meta["rule"]]
+            unexpected = item.result.get("unexpected_index_list") or []
+            ids = {int(entry["submission_id"]) for entry in unexpected}
+            if not item.success and not ids and item.result.get("unexpected_count"):
+                raise RuntimeError(f"GX gave no row ids for failing rule {rule.rule}")
+            counts[rule.rule] = (len(rows), len(ids))
+            for submission_id in ids:
+                row = rows[submission_id]
+                failures.setdefault(submission_id, []).append(
+                    Verdict(rule.rule, rule.severity, rule.message_vi, rule.message_en, observed(rule, row)))
+    timings["gx"] = time.perf_counter() - started
+    return BatchResult(rows, failures, counts, result, timings)
+
+
+def validate_period(form, period, run):
+    """Validate every current report of one (form, period) in `run`: flags follow, failures are kept."""
+    from sqlalchemy import insert, update
+
+    from service.submissions.models import Submission
+    from service.validation.context import contexts_for_period
+    from service.validation.models import RunFailure, RunRuleResult
+    from service.validation.operations import apply_verdicts
+
+    contexts = contexts_for_period(form, period)
+    units = {context.submission_id: None for context in contexts}
+    unit_of = dict(db.session.execute(
+        db.select(Submission.id, Submission.org_unit_id).where(Submission.id.in_(list(units)))).all()) if units else {}
+    batch = validate_contexts(form, contexts)
+    reports = {sid: (unit_of[sid], batch.failures.get(sid, [])) for sid in unit_of}
+    opened, closed = apply_verdicts(form.code, period.code, reports, run=run)
+    for rule, (evaluated, failed) in batch.rule_counts.items():
+        existing = db.session.execute(db.select(RunRuleResult).where(RunRuleResult.run_id == run.id,
+                                                                     RunRuleResult.rule == rule)).scalar_one_or_none()
+        severity = next(r.severity for r in rules_for(form.code) if r.rule == rule)
+        if existing is None:
+            db.session.add(RunRuleResult(run_id=run.id, rule=rule, severity=severity, evaluated=evaluated,
+                                         failed=failed))
+        else:
+            existing.evaluated += evaluated
+            existing.failed += failed
+    failure_rows = [{"run_id": run.id, "submission_id": sid, "org_unit_id": unit_of[sid], "rule": verdict.rule,
+                     "severity": verdict.severity}
+                    for sid, verdicts in batch.failures.items() for verdict in verdicts]
+    if failure_rows:
+        db.session.execute(insert(RunFailure), failure_rows)
+    if unit_of:
+        db.session.execute(update(Submission).where(Submission.id.in_(list(unit_of)),
+                                                    Submission.status == "submitted").values(status="validated"))
+    run.reports_checked += len(unit_of)
+    run.reports_failing += len(batch.failures)
+    run.failures += len(failure_rows)
+    run.flags_opened += opened
+    run.flags_closed += closed
+    db.session.flush()
+    return batch
+
+
+def run_validation(form, periods, trigger, slot=None, data_docs=True):
+    """A whole run: start it in its slot (None if taken), validate each period (committing and beating the
+    heart between periods), keep the Data Docs, finish. A failure marks the run failed, never passed."""
+    from service.validation import operations
+
+    run = operations.start_run(trigger, form.code, [p.code for p in periods], slot=slot,
+                               suite_hashes=suite_hashes(form.code))
+    if run is None:
+        db.session.rollback()
+        return None
+    db.session.commit()
+    pages = {}
+    try:
+        for period in periods:
+            batch = validate_period(form, period, run)
+            operations.heartbeat(run)
+            db.session.commit()
+            if data_docs and batch.gx_result is not None:
+                pages[period.code] = batch.gx_result
+        if data_docs and pages:
+            from service.validation.docs import pack
+
+            run.data_docs = pack(pages)
+        operations.finish_run(run)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        run = db.session.get(type(run), run.id)
+        operations.finish_run(run, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        db.session.commit()
+        raise
+    return run
