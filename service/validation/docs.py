@@ -8,9 +8,10 @@ import json
 import re
 import zlib
 
-_EXTERNAL = re.compile(r"<(?:link|script)\b[^>]*(?:href|src)\s*=\s*[\"']https?://[^>]*>(?:\s*</script>)?",
+_EXTERNAL = re.compile(r"<(?:link|script|img)\b[^>]*(?:href|src)\s*=\s*[\"']https?://[^>]*>(?:\s*</script>)?",
                        re.IGNORECASE)
 _EXTERNAL_URL = re.compile(r"url\(['\"]?https?://[^)]*\)", re.IGNORECASE)
+_EXTERNAL_ATTRIBUTE = re.compile(r"(href|src)\s*=\s*([\"'])https?://[^\"']*\2", re.IGNORECASE)
 
 
 def render(validation_result):
@@ -21,7 +22,9 @@ def render(validation_result):
 
 
 def strip_external(html):
-    return _EXTERNAL_URL.sub("none", _EXTERNAL.sub("", html))
+    html = _EXTERNAL.sub("", html)
+    html = _EXTERNAL_URL.sub("none", html)
+    return _EXTERNAL_ATTRIBUTE.sub(r"\1=\2#\2", html)
 
 
 def pack(results):

@@ -69,9 +69,9 @@ def open_periods(today):
 
 
 def nightly_done(day):
-    slots = db.session.scalars(select(ValidationRun.status).where(
-        ValidationRun.slot.like(f"nightly:{day.isoformat()}:%"))).all()
-    return bool(slots)  # running or completed: someone has it; a failed run's slot was renamed and is free
+    """Whether the night's slot is taken by a run that is going on or completed (a failed one does not count)."""
+    return db.session.scalar(select(ValidationRun.id).where(
+        ValidationRun.slot.like(f"nightly:{day.isoformat()}:%"), ValidationRun.status != "failed").limit(1)) is not None
 
 
 def revalidate_open(day=None, trigger="nightly", now=None):
