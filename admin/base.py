@@ -7,6 +7,8 @@
   `get_count_query` and `get_one` (so list, details, edit, delete, actions and export all go through it); an
   out-of-scope id is a 404; relation dropdowns and ajax lookups are scoped the same way.
 """
+from datetime import datetime
+
 from flask import abort, has_request_context, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.actions import action
@@ -14,6 +16,7 @@ from flask_admin.babel import Translations
 from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.model import typefmt
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -21,6 +24,7 @@ from wtforms.validators import ValidationError
 
 from service.accounts.scope import Scope
 from service.common.text import fold
+from service.common.time import format_local
 from service.extensions import db
 
 ALL_RIGHTS = frozenset({"list", "details", "export", "create", "edit", "delete"})
@@ -109,8 +113,14 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return getattr(model, self.pk), label
 
 
+def _local_datetime(view, value, name=None):
+    return format_local(value)
+
+
 class ScopedModelView(RoleAccessMixin, ModelView):
     form_base_class = AdminForm
+    column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: _local_datetime, dict: typefmt.dict_formatter}
+    column_type_formatters_export = {**typefmt.EXPORT_FORMATTERS, datetime: _local_datetime}
     page_size = 50
     can_set_page_size = True
     export_max_rows = 10000

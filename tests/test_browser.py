@@ -20,6 +20,18 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 pytestmark = pytest.mark.live_server
 
 
+def _seed_flags(user, commune):
+    """Two inconsistent reports of the reporter's commune: C01 in 2025Q4, C02 in 2025Q3 (flagged at entry)."""
+    from service.forms.registry import get_form
+    from service.submissions.operations import submit
+    from tests.test_submissions import good_values
+
+    form = get_form("commune_rehab")
+    submit(user, form, form.parse_period("2025Q4"), commune, good_values(treated_total=45, treated_community=30),
+           "api")
+    submit(user, form, form.parse_period("2025Q3"), commune, good_values(treated_community=6), "api")
+
+
 def _seed(app):
     with app.app_context():
         if (SHARED_DATA / "vn_units_2025.csv").exists():
@@ -37,6 +49,7 @@ def _seed(app):
         create_user("gs", "data_steward", PASSWORD, scope_unit=province)
         create_user("cs", "facility_manager", PASSWORD, facility=facility)
         create_user("bc", "commune_reporter", PASSWORD, scope_unit=commune)
+        _seed_flags(create_user("qt2", "admin", PASSWORD), commune)
         db.session.commit()
         return province.name, commune.name
 
@@ -241,3 +254,33 @@ def test_a_file_with_errors_is_rejected_with_its_rows_and_a_fixed_file_is_accept
     page.locator("#upload-button").click()
     assert "Đã nhận tệp: lưu 2 báo cáo" in page.locator(".alert-success").inner_text()
     assert page.errors == [], page.errors
+
+
+def test_a_reporter_explains_a_flag_and_a_steward_accepts_another(server, page, browser):
+    base, _names = server
+    log_in(page, base, "bc")
+    attention = page.locator("#attention")
+    assert "C01" in attention.inner_text() and "C02" in attention.inner_text()
+    attention.locator("a", has_text="C01").click()
+    page.locator("#explanation").fill("Số người điều trị gồm cả người từ xã khác chuyển đến; xã sẽ rà soát.")
+    page.get_by_role("button", name="Gửi giải trình").click()
+    assert "đã giải trình" in page.locator(".alert-success").inner_text()
+    assert page.errors == [], page.errors
+
+    steward = browser.new_context(locale="vi-VN").new_page()
+    steward.errors = []
+    steward.on("console", lambda message: message.type == "error" and steward.errors.append(message.text))
+    log_in(steward, base, "gs")
+    steward.locator("#attention a", has_text="Lỗi chưa xử lý").click()
+    rows = steward.locator("table.model-list tbody tr")
+    texts = rows.all_inner_texts()
+    assert not any("2025Q4" in text and "C01" in text for text in texts)  # explained, so no longer "open"
+    target = rows.filter(has_text="2025Q3").filter(has_text="C02")
+    assert target.count() == 1, texts
+    target.locator("a[title]").first.click()
+    assert "C02" in steward.locator("table").first.inner_text()
+    steward.locator("#reason").fill("Đã gọi điện xác minh với xã: số liệu đúng, biểu mẫu thiếu một hình thức.")
+    steward.get_by_role("button", name="Chấp nhận").click()
+    assert "đã chấp nhận" in steward.locator(".alert-success").inner_text()
+    steward.goto(base + "/admin/validation_runs/")
+    assert steward.errors == [], steward.errors
