@@ -135,6 +135,8 @@ class ValidationRunView(ScopedModelView):
     column_formatters = {
         "id": lambda v, c, m, n: Markup(f"<a href='{url_for('.report', run_id=m.id)}'>#{m.id}</a>"),
         "periods": lambda v, c, m, n: ", ".join(m.periods or []),
+        "status": lambda v, c, m, n: m.status_label,
+        "trigger": lambda v, c, m, n: m.trigger_label,
     }
 
     @expose("/report/<int:run_id>")
@@ -152,7 +154,9 @@ class ValidationRunView(ScopedModelView):
         pages = unpack(db.session.scalar(select(ValidationRun.data_docs).where(ValidationRun.id == run_id)))
         if period not in pages:
             abort(404)
-        response = self.app.response_class(pages[period], mimetype="text/html")
+        stylesheet = url_for("admin.static", filename="bootstrap/bootstrap4/css/bootstrap.min.css")
+        html = pages[period].replace("<head>", f'<head><link rel="stylesheet" href="{stylesheet}">', 1)
+        response = self.app.response_class(html, mimetype="text/html")
         response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'self' 'unsafe-inline'; "
                                                        "img-src 'self' data:; frame-ancestors 'none'")
         return response

@@ -21,7 +21,14 @@ def render(validation_result):
     return DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(validation_result))
 
 
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.IGNORECASE | re.DOTALL)
+_HANDLER = re.compile(r"\son[a-z]+\s*=\s*(\"[^\"]*\"|'[^']*')", re.IGNORECASE)
+
+
 def strip_external(html):
+    """No external asset, no script: the page is a report to read."""
+    html = _SCRIPT.sub("", html)
+    html = _HANDLER.sub("", html)
     html = _EXTERNAL.sub("", html)
     html = _EXTERNAL_URL.sub("none", html)
     return _EXTERNAL_ATTRIBUTE.sub(r"\1=\2#\2", html)

@@ -23,6 +23,9 @@ FLAG_STATUSES = {"open": _l("open"), "explained": _l("explained"), "resolved": _
                  "accepted": _l("accepted")}
 SEVERITIES = {"error": _l("error"), "warning": _l("warning")}
 OPEN_STATUSES = ("open", "explained")
+RUN_STATUSES = {"running": _l("running"), "completed": _l("completed"), "failed": _l("failed")}
+TRIGGERS = {"schedule": _l("every few minutes"), "nightly": _l("nightly"), "catch_up": _l("catch-up"),
+            "manual": _l("by hand")}
 
 
 class ValidationRun(db.Model):
@@ -59,6 +62,14 @@ class ValidationRun(db.Model):
 
     def __str__(self):
         return f"#{self.id} {self.form_code} {', '.join(self.periods or [])}"
+
+    @property
+    def status_label(self):
+        return RUN_STATUSES.get(self.status, self.status)
+
+    @property
+    def trigger_label(self):
+        return TRIGGERS.get(self.trigger, self.trigger)
 
 
 class RunRuleResult(db.Model):
