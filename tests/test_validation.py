@@ -114,9 +114,12 @@ def test_mod_z_uses_median_and_mad_and_needs_history(app):
     ctx = context(values=good_values(addicts_with_record=40),
                   history=history_of("addicts_with_record", [10, 12, 14, 16]))
     # median 13, MAD 2 → 0.6745 * 27 / 2 = 9.1058
-    assert mod_z(ctx, spec, "z") == {"z": 9.1058}
+    row = {}
+    mod_z(ctx, spec, "z", row)
+    assert row == {"z": 9.1058}
     short = context(history=history_of("addicts_with_record", [10, 12, 14]))
-    assert mod_z(short, spec, "z") == {"z": None}
+    mod_z(short, spec, "z", row)
+    assert row == {"z": None}
 
 
 # --- parity between the evaluator and Great Expectations ------------------------------------------------

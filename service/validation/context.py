@@ -9,6 +9,7 @@ from service.forms.periods import Period
 from service.submissions.models import Submission
 from service.units.models import AdminUnit
 from service.validation.derive import HISTORY_WINDOW, ReportContext
+from service.validation.suites import derived_specs
 
 
 def history_periods(period):
@@ -29,16 +30,25 @@ def _provinces_with_facility(edition):
     return {province_id or unit_id for unit_id, province_id in rows}
 
 
+def history_fields(form_code):
+    """The fields the history-based derivations read (jump, mod_z, cumulative)."""
+    return sorted({spec["field"] for spec in derived_specs(form_code).values()
+                   if spec["op"] in ("jump", "mod_z", "cumulative")})
+
+
 def _history(form_code, period, unit_ids):
+    """Earlier periods' values of the fields history is used for, extracted in SQL (not whole documents)."""
     codes = history_periods(period)
     order = {code: index for index, code in enumerate(codes)}
+    fields = history_fields(form_code)
     history = {}
-    query = select(Submission.org_unit_id, Submission.period, Submission.values).where(
+    query = select(Submission.org_unit_id, Submission.period,
+                   *[Submission.values[field].as_integer() for field in fields]).where(
         Submission.form_code == form_code, Submission.is_current.is_(True), Submission.period.in_(codes))
     if unit_ids is not None:
         query = query.where(Submission.org_unit_id.in_(unit_ids))
-    for unit_id, code, values in db.session.execute(query):
-        history.setdefault(unit_id, []).append((code, values))
+    for unit_id, code, *numbers in db.session.execute(query):
+        history.setdefault(unit_id, []).append((code, dict(zip(fields, numbers, strict=True))))
     for items in history.values():
         items.sort(key=lambda item: order[item[0]])
     return history
@@ -65,7 +75,7 @@ def contexts_for_period(form, period):
             unit_level=row.level, unit_edition=row.edition, period_edition=period.edition,
             current_versions=versions.get(row.org_unit_id, 1), history=history.get(row.org_unit_id, []),
             province_has_facility=True if with_facility is None else (row.province_id or row.org_unit_id)
-            in with_facility)
+            in with_facility, org_unit_id=row.org_unit_id)
         for row in rows
     ]
 
@@ -79,4 +89,5 @@ def context_for_entry(form, period, unit, values, submission_id=None):
         submission_id=submission_id, period=period.code, previous_period=period.previous().code, values=values,
         unit_level=unit.level, unit_edition=unit.edition, period_edition=period.edition, current_versions=1,
         history=_history(form.code, period, [unit.id]).get(unit.id, []),
-        province_has_facility=True if with_facility is None else (unit.province_id or unit.id) in with_facility)
+        province_has_facility=True if with_facility is None else (unit.province_id or unit.id) in with_facility,
+        org_unit_id=unit.id)

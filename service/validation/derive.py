@@ -26,106 +26,117 @@ class ReportContext:
     current_versions: int = 1
     history: list = field(default_factory=list)  # [(period code, values)] of earlier periods, oldest first
     province_has_facility: bool = True
+    org_unit_id: int | None = None
+
+
+_NUMBER_TYPES = (int, float)
 
 
 def _number(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
+    """The value if it is a number (a bool is not), else None."""
+    return value if value.__class__ in _NUMBER_TYPES else None
 
 
 def _missing(value):
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or (value.__class__ is str and not value.strip())
 
 
-def missing_required(context, spec, form):
-    missing = [item.code for item in form.fields if item.required and _missing(context.values.get(item.code))]
-    return {"missing_required": len(missing), "missing_fields": ", ".join(missing)}
+_FORM_FACTS = {}
 
 
-def invalid_numbers(context, spec, form):
-    bad = []
-    for item in form.fields:
-        value = context.values.get(item.code)
-        if item.type == "integer" and not _missing(value):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                bad.append(item.code)
-    return {"invalid_numbers": len(bad), "invalid_number_fields": ", ".join(bad)}
+def _facts(form):
+    """Per form, once: required codes, integer codes, boolean codes, allowed values of each choice field."""
+    key = (form.code, form.version)
+    if key not in _FORM_FACTS:
+        _FORM_FACTS[key] = (
+            [item.code for item in form.fields if item.required],
+            [item.code for item in form.fields if item.type == "integer"],
+            [item.code for item in form.fields if item.type == "boolean"],
+            {item.code: {choice["value"] for choice in item.choices} for item in form.fields if item.type == "choice"},
+        )
+    return _FORM_FACTS[key]
 
 
-def invalid_choices(context, spec, form):
-    bad = []
-    for item in form.fields:
-        value = context.values.get(item.code)
-        if _missing(value):
-            continue
-        if item.type == "boolean" and not isinstance(value, bool):
-            bad.append(item.code)
-        elif item.type == "choice" and value not in [choice["value"] for choice in item.choices]:
-            bad.append(item.code)
-    return {"invalid_choices": len(bad), "invalid_choice_fields": ", ".join(bad)}
+def missing_required(context, spec, form, row):
+    values = context.values
+    missing = [code for code in _facts(form)[0] if _missing(values.get(code))]
+    row["missing_required"], row["missing_fields"] = len(missing), ", ".join(missing)
 
 
-def op_sum(context, spec, name):
+def invalid_numbers(context, spec, form, row):
+    values = context.values
+    bad = [code for code in _facts(form)[1] if not _missing(value := values.get(code))
+           and (type(value) is not int or value < 0)]
+    row["invalid_numbers"], row["invalid_number_fields"] = len(bad), ", ".join(bad)
+
+
+def invalid_choices(context, spec, form, row):
+    values = context.values
+    _required, _integers, booleans, choices = _facts(form)
+    bad = [code for code in booleans if not _missing(value := values.get(code)) and not isinstance(value, bool)]
+    bad += [code for code, allowed in choices.items() if not _missing(value := values.get(code))
+            and (not isinstance(value, str) or value not in allowed)]
+    row["invalid_choices"], row["invalid_choice_fields"] = len(bad), ", ".join(bad)
+
+
+def op_sum(context, spec, name, row):
     numbers = [_number(context.values.get(code)) for code in spec["fields"]]
-    return {name: None if any(n is None for n in numbers) else sum(numbers)}
+    row[name] = None if None in numbers else sum(numbers)
 
 
-def cumulative(context, spec, name):
+def cumulative(context, spec, name, row):
     numbers = [_number(values.get(spec["field"])) for _period, values in context.history]
     numbers.append(_number(context.values.get(spec["field"])))
     present = [n for n in numbers if n is not None]
-    return {name: sum(present) if present else None}
+    row[name] = sum(present) if present else None
 
 
-def implies_zero(context, spec, name):
+def implies_zero(context, spec, name, row):
     flagged = context.values.get(spec["flag"]) is True
-    counts = [_number(context.values.get(code)) or 0 for code in spec["fields"]]
-    return {name: 1 if flagged and any(count > 0 for count in counts) else 0}
+    row[name] = 1 if flagged and any((_number(context.values.get(code)) or 0) > 0 for code in spec["fields"]) else 0
 
 
-def unit_is_commune(context, spec, name):
-    return {name: 1 if context.unit_level == "commune" and context.unit_edition == context.period_edition else 0}
+def unit_is_commune(context, spec, name, row):
+    row[name] = 1 if context.unit_level == "commune" and context.unit_edition == context.period_edition else 0
 
 
-def current_versions(context, spec, name):
-    return {name: context.current_versions}
+def current_versions(context, spec, name, row):
+    row[name] = context.current_versions
 
 
-def jump(context, spec, name):
+def jump(context, spec, name, row):
     """1 when the value at least doubled, or fell below half, against the previous period, by `min_diff` or
     more; the previous value is kept beside it for the reader."""
     current = _number(context.values.get(spec["field"]))
     previous = None
     if context.history and context.history[-1][0] == context.previous_period:
         previous = _number(context.history[-1][1].get(spec["field"]))
-    result = {f"{spec['field']}_previous": previous, name: 0}
+    row[f"{spec['field']}_previous"], row[name] = previous, 0
     if current is not None and previous is not None and abs(current - previous) >= spec.get("min_diff", 0):
         factor = spec.get("factor", 2)
         if current > factor * previous or current * factor < previous:
-            result[name] = 1
-    return result
+            row[name] = 1
 
 
-def mod_z(context, spec, name):
+def mod_z(context, spec, name, row):
     """Modified z-score (Iglewicz and Hoaglin) of the value against the commune's earlier periods: 0.6745 times
     the distance to the median over the median absolute deviation. Undefined (None) with too little history or
     a history without spread."""
     current = _number(context.values.get(spec["field"]))
     history = [_number(values.get(spec["field"])) for _period, values in context.history[-HISTORY_WINDOW:]]
     history = [value for value in history if value is not None]
+    row[name] = None
     if current is None or len(history) < spec.get("min_history", 4):
-        return {name: None}
+        return
     median = statistics.median(history)
     mad = statistics.median(abs(value - median) for value in history)
-    if mad == 0:
-        return {name: None}
-    return {name: round(MOD_Z_CONSTANT * (current - median) / mad, 4)}
+    if mad != 0:
+        row[name] = round(MOD_Z_CONSTANT * (current - median) / mad, 4)
 
 
-def facility_registry(context, spec, name):
+def facility_registry(context, spec, name, row):
     total = sum(_number(context.values.get(code)) or 0 for code in spec["fields"])
-    return {name: 1 if total > 0 and not context.province_has_facility else 0}
+    row[name] = 1 if total > 0 and not context.province_has_facility else 0
 
 
 FORM_OPS = {"missing_required": missing_required, "invalid_numbers": invalid_numbers,
@@ -134,15 +145,29 @@ OPS = {"sum": op_sum, "cumulative": cumulative, "implies_zero": implies_zero, "u
        "current_versions": current_versions, "jump": jump, "mod_z": mod_z, "facility_registry": facility_registry}
 
 
+_PLANS = {}
+
+
+def _plan(specs, form):
+    """The derivations as a list of (function, spec, third argument), built once per suite set and form."""
+    key = (id(specs), form.code, form.version)
+    if key not in _PLANS:
+        steps = []
+        for name, spec in specs.items():
+            op = spec["op"]
+            if op in FORM_OPS:
+                steps.append((FORM_OPS[op], spec, form))
+            elif op in OPS:
+                steps.append((OPS[op], spec, name))
+            else:
+                raise ValueError(f"unknown derivation {op} for {name}")
+        _PLANS[key] = (specs, steps)
+    return _PLANS[key][1]
+
+
 def derive(context, specs, form):
     """The report's values plus every derived column the suites declare."""
     row = dict(context.values)
-    for name, spec in specs.items():
-        op = spec["op"]
-        if op in FORM_OPS:
-            row.update(FORM_OPS[op](context, spec, form))
-        elif op in OPS:
-            row.update(OPS[op](context, spec, name))
-        else:
-            raise ValueError(f"unknown derivation {op} for {name}")
+    for function, spec, argument in _plan(specs, form):
+        function(context, spec, argument, row)
     return row

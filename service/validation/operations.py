@@ -72,10 +72,14 @@ def apply_verdicts(form_code, period_code, reports, run=None, existing=None):
                 existing[(unit_id, rule)] = unit_flags[rule] = flag
                 opened += 1
                 continue
-            if flag.values_hash != digest or flag.submission_id != submission_id:
+            changed = flag.values_hash != digest or flag.submission_id != submission_id
+            if changed:
                 flag.submission_id, flag.observed, flag.values_hash = submission_id, observed, digest
-            flag.severity, flag.message_vi, flag.message_en = verdict.severity, verdict.message_vi, verdict.message_en
-            if run is not None:
+            if (flag.severity, flag.message_vi, flag.message_en) != (verdict.severity, verdict.message_vi,
+                                                                    verdict.message_en):
+                flag.severity, flag.message_vi, flag.message_en = (verdict.severity, verdict.message_vi,
+                                                                   verdict.message_en)
+            if run is not None and changed:
                 flag.last_run_id = run.id
             reopen = (flag.status == "resolved"
                       or (flag.status == "accepted" and flag.accepted_hash != digest))

@@ -6,6 +6,7 @@ ExpectationSuite for one `validate` call per batch. Results are COMPLETE with th
 column, so every failing report is identified, never a sample. Derived columns come from derive.py (joins and
 history computed before GX), which keeps every expectation a cheap column or column-pair check.
 """
+import gc
 import time
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from service.extensions import db
-from service.validation.derive import derive
+from service.validation.derive import FORM_OPS, derive
 from service.validation.evaluator import Verdict, observed
 from service.validation.suites import derived_specs, rules_for, suite_hashes, suites_for
 
@@ -30,6 +31,7 @@ def _gx():
         asset = source.add_dataframe_asset("current_reports")
         _STATE["context"] = context
         _STATE["batch_definition"] = asset.add_batch_definition_whole_dataframe("batch")
+        gc.freeze()  # the long-lived objects of the imports stay out of every later collection
     return _STATE["batch_definition"]
 
 
@@ -51,16 +53,20 @@ class BatchResult:
     seconds: dict
 
 
-def frame(rows):
-    """The DataFrame GX validates: one row per report, numbers as numbers (missing as NaN)."""
+def numeric_columns(form):
+    """Form integer fields and every derived column except the lists of field names."""
+    derived = [name for name, spec in derived_specs(form.code).items() if spec["op"] not in FORM_OPS]
+    counts = [name for name, spec in derived_specs(form.code).items() if spec["op"] in FORM_OPS]
+    previous = [f"{spec['field']}_previous" for spec in derived_specs(form.code).values() if spec["op"] == "jump"]
+    return [item.code for item in form.fields if item.type == "integer"] + derived + counts + previous
+
+
+def frame(rows, form):
+    """The DataFrame GX validates: one row per report, counts as numbers (missing or malformed as NaN)."""
     df = pd.DataFrame.from_records(rows)
-    for column in df.columns:
-        if column == "submission_id":
-            continue
-        converted = pd.to_numeric(df[column], errors="coerce")
-        if converted.notna().sum() == df[column].notna().sum() and df[column].map(
-                lambda value: not isinstance(value, bool)).all():
-            df[column] = converted
+    for column in numeric_columns(form):
+        if column in df.columns:
+            df[column] = pd.to_numeric(df[column], errors="coerce")
     return df
 
 
@@ -79,7 +85,7 @@ def validate_contexts(form, contexts):
     rules = {rule.rule: rule for rule in rules_for(form.code)}
     failures, counts, result = {}, {}, None
     if rows:
-        df = frame(list(rows.values()))
+        df = frame(list(rows.values()), form)
         batch = _gx().get_batch(batch_parameters={"dataframe": df})
         result = batch.validate(gx_suite(form.code), result_format={
             "result_format": "COMPLETE", "unexpected_index_column_names": ["submission_id"]})
@@ -105,15 +111,14 @@ def validate_period(form, period, run):
     from service.submissions.models import Submission
     from service.validation.context import contexts_for_period
     from service.validation.models import RunFailure, RunRuleResult
-    from service.validation.operations import apply_verdicts
+    from service.validation.operations import apply_verdicts, report_flags
 
     contexts = contexts_for_period(form, period)
-    units = {context.submission_id: None for context in contexts}
-    unit_of = dict(db.session.execute(
-        db.select(Submission.id, Submission.org_unit_id).where(Submission.id.in_(list(units)))).all()) if units else {}
+    unit_of = {context.submission_id: context.org_unit_id for context in contexts}
     batch = validate_contexts(form, contexts)
     reports = {sid: (unit_of[sid], batch.failures.get(sid, [])) for sid in unit_of}
-    opened, closed = apply_verdicts(form.code, period.code, reports, run=run)
+    opened, closed = apply_verdicts(form.code, period.code, reports, run=run,
+                                    existing=report_flags(form.code, period.code))
     for rule, (evaluated, failed) in batch.rule_counts.items():
         existing = db.session.execute(db.select(RunRuleResult).where(RunRuleResult.run_id == run.id,
                                                                      RunRuleResult.rule == rule)).scalar_one_or_none()
@@ -130,8 +135,9 @@ def validate_period(form, period, run):
     if failure_rows:
         db.session.execute(insert(RunFailure), failure_rows)
     if unit_of:
-        db.session.execute(update(Submission).where(Submission.id.in_(list(unit_of)),
-                                                    Submission.status == "submitted").values(status="validated"))
+        db.session.execute(update(Submission).where(
+            Submission.form_code == form.code, Submission.period == period.code, Submission.is_current.is_(True),
+            Submission.status == "submitted").values(status="validated"))
     run.reports_checked += len(unit_of)
     run.reports_failing += len(batch.failures)
     run.failures += len(failure_rows)

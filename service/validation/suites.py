@@ -109,10 +109,14 @@ def rule(form_code, rule_id):
 
 
 def derived_specs(form_code):
-    specs = {}
-    for suite in suites_for(form_code):
-        specs.update(suite.derived)
-    return specs
+    """Every derived column of a form's suites (one dict per process; do not modify it)."""
+    key = ("derived", form_code)
+    if key not in _CACHE:
+        specs = {}
+        for suite in suites_for(form_code):
+            specs.update(suite.derived)
+        _CACHE[key] = specs
+    return _CACHE[key]
 
 
 def suite_hashes(form_code):
