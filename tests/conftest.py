@@ -25,6 +25,7 @@ from service.extensions import db as _db
 
 SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
 DEFAULT_POSTGRES = "postgresql+psycopg://127.0.0.1:5432/test"
+PASSWORD = "mật-khẩu-thử-nghiệm-1"
 
 
 def pytest_addoption(parser):
@@ -107,6 +108,27 @@ def make_app(url, **overrides):
 def migrate(app):
     with app.app_context():
         upgrade(directory=str(PROJECT_DIR / "migrations"))
+
+
+def live_app_with_commune(databases, label, username, role):
+    """A fresh migrated database (committed data, for tests with several connections) holding Đắk Lắk (66),
+    one commune (24001) and one user; returns (app, user id, commune id)."""
+    from service.accounts.operations import create_user
+    from service.units.models import AdminUnit
+    from service.units.operations import unit_values
+
+    app = make_app(databases.new_url(label))
+    migrate(app)
+    with app.app_context():
+        province = AdminUnit(**unit_values(2025, "66", "Tỉnh Đắk Lắk", "province", ""))
+        _db.session.add(province)
+        _db.session.flush()
+        commune = AdminUnit(**unit_values(2025, "24001", "Xã Thử", "commune", ""), parent_id=province.id,
+                            province_id=province.id)
+        _db.session.add(commune)
+        user = create_user(username, role, PASSWORD, scope_unit=None if role == "admin" else province)
+        _db.session.commit()
+        return app, user.id, commune.id
 
 
 @pytest.fixture(scope="session")
@@ -214,7 +236,6 @@ def make_facility(db):
     return factory
 
 
-PASSWORD = "mật-khẩu-thử-nghiệm-1"
 
 
 @pytest.fixture

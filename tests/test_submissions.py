@@ -13,7 +13,7 @@ from service.forms.registry import get_form
 from service.submissions.jobs import remind_late_communes
 from service.submissions.models import Reminder, Submission
 from service.submissions.operations import SubmissionError, lock_period, submit
-from tests.conftest import PASSWORD, csrf_token_from, make_app, migrate
+from tests.conftest import csrf_token_from, live_app_with_commune
 
 FORM = "commune_rehab"
 
@@ -364,22 +364,9 @@ def test_reporters_home_page_says_what_is_still_owed(client, login, place):
 
 @pytest.mark.live_server
 def test_concurrent_submissions_end_with_one_current_version_and_none_lost(databases):
-    app = make_app(databases.new_url("concurrent"))
-    migrate(app)
-    from service.accounts.operations import create_user
     from service.units.models import AdminUnit
-    from service.units.operations import unit_values
 
-    with app.app_context():
-        province = AdminUnit(**unit_values(2025, "66", "Tỉnh Đắk Lắk", "province", ""))
-        _db.session.add(province)
-        _db.session.flush()
-        commune = AdminUnit(**unit_values(2025, "24001", "Xã Thử", "commune", ""), parent_id=province.id,
-                            province_id=province.id)
-        _db.session.add(commune)
-        user = create_user("dongthoi", "data_steward", PASSWORD, scope_unit=province)
-        _db.session.commit()
-        user_id, commune_id = user.id, commune.id
+    app, user_id, commune_id = live_app_with_commune(databases, "concurrent", "dongthoi", "data_steward")
     clients, barrier, errors = 8, threading.Barrier(8), []
 
     def worker(number):

@@ -22,7 +22,7 @@ from service.validation.evaluator import evaluate
 from service.validation.models import Flag, RunFailure, RunRuleResult, ValidationRun
 from service.validation.queries import clean_current_submissions
 from service.validation.suites import rules_for, suites_for
-from tests.conftest import PASSWORD, csrf_token_from, make_app, migrate
+from tests.conftest import PASSWORD, csrf_token_from, live_app_with_commune
 from tests.test_submissions import FORM, Place, good_values
 
 # --- the suites themselves ------------------------------------------------------------------------------
@@ -310,23 +310,15 @@ def test_a_run_that_died_is_reaped_and_its_nightly_slot_redone(place, db):
 
 @pytest.mark.live_server
 def test_two_schedulers_never_run_the_same_slot_twice(databases):
-    app = make_app(databases.new_url("schedulers"))
-    migrate(app)
-    from service.accounts.operations import create_user
+    from service.accounts.models import User
     from service.units.models import AdminUnit
-    from service.units.operations import unit_values
     from service.validation.jobs import validate_new
 
+    app, user_id, commune_id = live_app_with_commune(databases, "schedulers", "lich", "admin")
     with app.app_context():
-        province = AdminUnit(**unit_values(2025, "66", "Tỉnh Đắk Lắk", "province", ""))
-        _db.session.add(province)
-        _db.session.flush()
-        commune = AdminUnit(**unit_values(2025, "24001", "Xã Thử", "commune", ""), parent_id=province.id,
-                            province_id=province.id)
-        _db.session.add(commune)
-        user = create_user("lich", "admin", PASSWORD)
         form = get_form(FORM)
-        submit(user, form, form.parse_period("2026Q3"), commune, good_values(), "api")
+        submit(_db.session.get(User, user_id), form, form.parse_period("2026Q3"),
+               _db.session.get(AdminUnit, commune_id), good_values(), "api")
         _db.session.commit()
     moment = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam: the nightly slot is due too
     barrier, errors = threading.Barrier(2), []
