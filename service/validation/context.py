@@ -1,7 +1,9 @@
 """Building ReportContexts from the database: a whole (form, period) batch for the scheduled run, or one
 report at entry. The same history window and reference lookups serve both."""
+from collections import Counter
+
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from service.extensions import db
 from service.facilities.models import Facility
@@ -48,10 +50,9 @@ def _history(form_code, period, unit_ids):
     if unit_ids is not None:
         query = query.where(Submission.org_unit_id.in_(unit_ids))
     for unit_id, code, *numbers in db.session.execute(query):
-        history.setdefault(unit_id, []).append((code, dict(zip(fields, numbers, strict=True))))
-    for items in history.values():
-        items.sort(key=lambda item: order[item[0]])
-    return history
+        history.setdefault(unit_id, []).append((order[code], code, dict(zip(fields, numbers, strict=True))))
+    return {unit_id: [(code, values) for _index, code, values in sorted(items, key=lambda item: item[0])]
+            for unit_id, items in history.items()}
 
 
 def contexts_for_period(form, period):
@@ -62,10 +63,7 @@ def contexts_for_period(form, period):
         .join(AdminUnit, AdminUnit.id == Submission.org_unit_id)
         .where(Submission.form_code == form.code, Submission.period == period.code, Submission.is_current.is_(True))
     ).all()
-    versions = dict(db.session.execute(
-        select(Submission.org_unit_id, func.count()).where(
-            Submission.form_code == form.code, Submission.period == period.code, Submission.is_current.is_(True))
-        .group_by(Submission.org_unit_id)).all())
+    versions = Counter(row.org_unit_id for row in rows)  # current versions per commune (the index allows one)
     history = _history(form.code, period, None if len(rows) > 500 else [row.org_unit_id for row in rows])
     with_facility = _provinces_with_facility(period.edition)
     previous = period.previous().code
