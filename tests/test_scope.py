@@ -1,5 +1,7 @@
 """Org-unit scope on every view type: list, details, edit, delete, mass action, export, ajax lookup, relation
 choice, the unit browser, the API, and across the 2025 reform."""
+from datetime import date
+
 import pytest
 from sqlalchemy import select
 
@@ -155,3 +157,25 @@ def test_across_the_reform_only_wholly_contained_units_are_in_scope(hierarchy, m
 def test_a_user_without_scope_sees_nothing(world, db):
     world.steward.scope_unit = None
     assert db.session.scalars(select(AdminUnit.id).where(AdminUnit.id.in_(Scope(world.steward).unit_ids()))).all() == []
+
+
+def test_report_pages_are_scoped(client, login, world, db):
+    from service.forms.registry import get_form
+    from service.submissions.models import Submission
+
+    form = get_form("commune_rehab")
+    outside = Submission(form_code=form.code, form_version=1, period="2024Q4", period_type="quarter",
+                         org_unit_id=world.other_commune.id, version=1, is_current=True, values={"relapsed": 1},
+                         submitted_by_id=world.steward.id, channel="api", due_date=date(2025, 1, 10), on_time=True)
+    inside = Submission(form_code=form.code, form_version=1, period="2024Q4", period_type="quarter",
+                        org_unit_id=world.commune_a1.id, version=1, is_current=True, values={"relapsed": 2},
+                        submitted_by_id=world.steward.id, channel="api", due_date=date(2025, 1, 10), on_time=True)
+    db.session.add_all([outside, inside])
+    db.session.flush()
+    login(world.steward)
+    assert client.get(f"/admin/submissions/details/?id={inside.id}").status_code == 200
+    assert client.get(f"/admin/submissions/details/?id={outside.id}").status_code == 404
+    export = client.get("/admin/submissions/export/csv/").text
+    assert world.commune_a1.code in export and world.other_commune.code not in export
+    assert client.get(f"/admin/completeness/?period=2024Q4&unit={world.other_district.code}").status_code == 404
+    assert client.get(f"/admin/report/history/?period=2024Q4&commune={world.other_commune.code}").status_code == 404
