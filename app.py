@@ -98,6 +98,7 @@ def _register_models():
     import service.audit.operations  # noqa: F401  (registers the flush listener)
     import service.facilities.models  # noqa: F401
     import service.submissions.models  # noqa: F401
+    import service.training.models  # noqa: F401
     import service.units.models  # noqa: F401
     import service.validation.models  # noqa: F401
 

@@ -115,5 +115,6 @@ def openapi():
 
 
 from service.submissions import api as _submissions_api  # noqa: E402,F401  (registers the routes)
+from service.training import api as _training_api  # noqa: E402,F401
 from service.units import api as _units_api  # noqa: E402,F401
 from service.validation import api as _validation_api  # noqa: E402,F401

@@ -6,9 +6,11 @@ from sqlalchemy import select
 
 from service.accounts.models import User
 from service.audit.operations import act_as
+from service.common.time import local_today
 from service.config import INSTANCE_DIR
 from service.demo.operations import build_synthetic_units, ensure_demo_users, load_official_units, units_loaded
 from service.demo.reports import demo_communes, load_demo_reports
+from service.demo.training import load_demo_training
 from service.extensions import db
 
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -32,12 +34,15 @@ def load_command(logins_file):
         lines = ensure_demo_users(logins_file)
         admin = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
         reports = load_demo_reports(admin, demo_communes())
+        staff = load_demo_training(local_today())
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     if reports:
         click.echo(f"Báo cáo mẫu của các xã: {reports} bản.")
+    if staff:
+        click.echo(f"Hồ sơ cán bộ mẫu (Cà Mau, Vĩnh Long, Đồng Tháp): {staff} người.")
     click.echo("Tài khoản dùng thử (tên mật-khẩu vai-trò):")
     for line in lines:
         click.echo("  " + line)

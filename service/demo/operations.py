@@ -26,7 +26,7 @@ PLAN_PROVINCES = [
 SYNTHETIC = " (mô phỏng)"
 DEMO_ROLES = [
     ("admin", "admin", None, "Quản trị hệ thống"),
-    ("dieuphoi", "training_coordinator", "province", "Điều phối viên đào tạo"),
+    ("dieuphoi", "training_coordinator", "training_province", "Điều phối viên đào tạo"),
     ("giamsat", "data_steward", "province", "Cán bộ giám sát dữ liệu"),
     ("coso", "facility_manager", "facility", "Quản lý cơ sở cai nghiện"),
     ("baocaoxa", "commune_reporter", "commune", "Cán bộ báo cáo xã"),
@@ -122,7 +122,11 @@ def ensure_demo_users(logins_path):
         if exists:
             continue
         password = secrets.token_urlsafe(9)
-        create_user(username, role, password, scope_unit={"province": province, "commune": commune}.get(scope),
+        training_province = db.session.execute(select(AdminUnit).where(
+            AdminUnit.edition == 2025, AdminUnit.code == "96")).scalar_one_or_none() or province
+        create_user(username, role, password,
+                    scope_unit={"province": province, "commune": commune, "training_province": training_province}
+                    .get(scope),
                     facility=facility if scope == "facility" else None, full_name=full_name)
         lines = [line for line in lines if line.split()[0] != username] if username in known else lines
         lines.append(f"{username} {password} {role}")

@@ -113,6 +113,8 @@ class Flag(db.Model):
               sqlite_where=text("subject = 'report'"), postgresql_where=text("subject = 'report'")),
         Index("uq_flag_facility_rule", "facility_id", "rule", unique=True,
               sqlite_where=text("subject = 'facility'"), postgresql_where=text("subject = 'facility'")),
+        Index("uq_flag_staff_rule", "staff_id", "rule", unique=True,
+              sqlite_where=text("subject = 'staff'"), postgresql_where=text("subject = 'staff'")),
         CheckConstraint("status IN ('open', 'explained', 'resolved', 'accepted')", name="status"),
         CheckConstraint("severity IN ('error', 'warning')", name="severity"),
         Index("ix_flag_status_severity", "status", "severity"),
@@ -120,9 +122,10 @@ class Flag(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject: Mapped[str] = mapped_column(String(12), default="report")  # report, facility
+    subject: Mapped[str] = mapped_column(String(12), default="report")  # report, facility, staff
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"), index=True)
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_member.id"), index=True)
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"), index=True)
     form_code: Mapped[str] = mapped_column(String(50), default="")
     period: Mapped[str] = mapped_column(String(10), default="")
