@@ -215,3 +215,75 @@ def test_expiry_alerts_follow_certificates_and_licences(t, db):
     operations.issue_certificate(soon, t.course, "Sở Y tế", date(2026, 7, 1))  # renewed
     result = refresh_expiry_alerts(DAY)
     assert result["closed"] == 1 and flags[(soon.id, "error")].status == "resolved"
+
+
+def _csv(*lines, encoding="utf-8"):
+    return ("\n".join(lines) + "\n").encode(encoding)
+
+
+def test_roster_import_is_all_or_nothing_with_errors_by_row_and_column(t, db, make_user, make_unit):
+    from service.accounts.scope import Scope
+    from service.training.imports import TrainingImportError, import_staff
+    from service.training.models import StaffMember
+
+    coordinator = make_user("training_coordinator", scope=t.province)
+    elsewhere = make_unit("commune", make_unit("district", make_unit("province", edition=2024)))
+    header = "staff_code,full_name,date_of_birth,sex,role,unit_code,facility_code,position,start_date,end_date"
+    bad = _csv(header,
+               f"K1,Lê Thị Lan,01/02/1990,nữ,counselling,{t.commune_a.code},,Cán bộ,01/01/2020,",
+               f"K2,Phạm Văn Nam,1988-13-40,nam,counselling,{t.commune_b.code},,,,",
+               f"K3,Võ Minh Tâm,,X,nurse,{elsewhere.code},,,,",
+               f"K1,Trùng Mã,,nữ,counselling,{t.commune_a.code},,,,")
+    with pytest.raises(TrainingImportError) as error:
+        import_staff(Scope(coordinator), bad)
+    cells = {(e["row"], e["column"]) for e in error.value.errors}
+    assert {(3, "date_of_birth"), (4, "sex"), (4, "role"), (4, "unit_code"), (5, "staff_code")} <= cells
+    assert db.session.scalar(select(StaffMember.id).where(StaffMember.staff_code == "K1")) is None
+    good = _csv(header, f"K1,Lê Thị Lan,01/02/1990,nữ,counselling,{t.commune_a.code},,Cán bộ,01/01/2020,",
+                f"K2,Phạm Văn Nam,1988-12-30,nam,counselling,{t.commune_b.code},,,,01/05/2026",
+                encoding="utf-16")
+    assert import_staff(Scope(coordinator), good) == {"created": 2, "updated": 0}
+    left = db.session.scalar(select(StaffMember).where(StaffMember.staff_code == "K2"))
+    assert left.employment_status == "left" and left.end_date == date(2026, 5, 1)
+    unknown = _csv("staff_code,full_name,salary", "K9,X,1")
+    with pytest.raises(TrainingImportError) as error:
+        import_staff(Scope(coordinator), unknown)
+    assert {e["column"] for e in error.value.errors} >= {"salary", "sex", "role", "unit_code"}
+
+
+def test_attendance_sheet_marks_people_and_issues_certificates(t, db, make_user):
+    from service.accounts.scope import Scope
+    from service.training.imports import TrainingImportError, import_attendance
+
+    coordinator = make_user("training_coordinator", scope=t.province)
+    people = [t.person(t.counselling, t.commune_a) for _ in range(2)]
+    training_class = TrainingClass(course=t.course, org_unit=t.province, organiser="Sở Y tế",
+                                   starts_on=date(2026, 5, 4), ends_on=date(2026, 5, 8), capacity=10)
+    db.session.add(training_class)
+    db.session.flush()
+    bad = _csv("staff_code,status,pre_score,post_score", f"{people[0].staff_code},hoàn thành,50,120",
+               "NOBODY,completed,,")
+    with pytest.raises(TrainingImportError) as error:
+        import_attendance(Scope(coordinator), training_class, bad)
+    assert {(e["row"], e["column"]) for e in error.value.errors} == {(2, "post_score"), (3, "staff_code")}
+    assert training_class.attendances == []
+    good = _csv("staff_code;status;pre_score;post_score", f"{people[0].staff_code};hoàn thành;50;90",
+                f"{people[1].staff_code};không đạt;40;45")
+    assert import_attendance(Scope(coordinator), training_class, good) == {"rows": 2, "certificates": 1}
+    assert [c.expires_on for c in people[0].certificates] == [date(2028, 5, 8)]
+
+
+def test_certificate_import_refuses_a_number_already_issued(t, db, make_user):
+    from service.accounts.scope import Scope
+    from service.training.imports import TrainingImportError, import_certificates
+    from service.training.models import Certificate
+
+    coordinator = make_user("training_coordinator", scope=t.province)
+    person = t.person(t.counselling, t.commune_a)
+    operations.issue_certificate(person, t.course, "Sở Y tế", date(2025, 1, 1), number="A-1")
+    data = _csv("staff_code,course_code,number,issuer,issued_on", f"{person.staff_code},TV,A-2,Sở Y tế,02/03/2025",
+                f"{person.staff_code},TV,A-1,Sở Y tế,02/03/2025")
+    with pytest.raises(TrainingImportError) as error:
+        import_certificates(Scope(coordinator), data)
+    assert error.value.errors[0]["row"] == 3 and error.value.errors[0]["column"] == "number"
+    assert db.session.scalar(select(Certificate.id).where(Certificate.number == "A-2")) is None

@@ -193,6 +193,12 @@ def read_table(data, filename, form):
     """The data rows of an uploaded XLSX or CSV file: [(row number, {column code: raw value})], empty rows left
     out. Row numbers are those the user sees (Excel rows, CSV lines). Raises UploadError with every problem
     of the file or its header; the values themselves are checked by `check_rows`."""
+    return _rows_from_table(raw_table(data), form)
+
+
+def raw_table(data):
+    """[(row number, [cell values])] of an XLSX or CSV upload, after the checks on the file itself (size, old
+    .xls, ZIP bombs, encodings). Other imports (training records) read their files through this too."""
     if not data:
         raise UploadError([_error(_("The file is empty."))])
     limit = current_app.config.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_BYTES)
@@ -203,10 +209,8 @@ def read_table(data, filename, form):
         raise UploadError([_error(_("This is an old Excel file (.xls). Open it in Excel, save it as Excel "
                                     "Workbook (.xlsx) or CSV UTF-8, then send it again."))])
     if data.startswith(ZIP_MAGIC):
-        table = _xlsx_rows(data)
-    else:
-        table = _csv_rows(_decode(data))
-    return _rows_from_table(table, form)
+        return _xlsx_rows(data)
+    return _csv_rows(_decode(data))
 
 
 def _check_zip(data):
