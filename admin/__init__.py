@@ -7,6 +7,20 @@ from admin.accounts import AuditLogView, UserView
 from admin.facilities import FacilityView
 from admin.home import HomeView
 from admin.submissions import CompletenessView, ReminderView, ReportEntryView, SubmissionView, UploadView
+from admin.training import (
+    AttainmentView,
+    CertificateView,
+    CourseView,
+    QualificationTypeView,
+    QualificationView,
+    RoleCategoryView,
+    RoleRequirementView,
+    StaffView,
+    TrainingClassView,
+    TrainingPlanView,
+    TrainingTargetView,
+)
+from admin.training_import import TrainingImportView
 from admin.units import UnitBrowserView, UnitView
 from admin.validation import FlagView, ValidationRunView
 from service.accounts.models import User
@@ -14,6 +28,18 @@ from service.audit.models import AuditLog
 from service.facilities.models import Facility
 from service.security import csp_nonce
 from service.submissions.models import Reminder, Submission, Upload
+from service.training.models import (
+    Certificate,
+    Course,
+    Qualification,
+    QualificationType,
+    RoleCategory,
+    RoleRequirement,
+    StaffMember,
+    TrainingClass,
+    TrainingPlan,
+    TrainingTarget,
+)
 from service.units.models import AdminUnit
 from service.validation.models import Flag, ValidationRun
 
@@ -34,6 +60,25 @@ def init_admin(app):
     admin.add_view(CompletenessView(name=_l("Completeness and timeliness"), category=reports,
                                     endpoint="completeness"))
     admin.add_view(ReminderView(Reminder, name=_l("Late communes"), category=reports, endpoint="reminders"))
+    training = _l("Training")
+    admin.add_view(StaffView(StaffMember, name=_l("Staff roster"), category=training, endpoint="staff"))
+    admin.add_view(QualificationView(Qualification, name=_l("Qualifications"), category=training,
+                                     endpoint="qualifications"))
+    admin.add_view(CourseView(Course, name=_l("Courses"), category=training, endpoint="courses"))
+    admin.add_view(TrainingClassView(TrainingClass, name=_l("Classes"), category=training, endpoint="classes"))
+    admin.add_view(CertificateView(Certificate, name=_l("Certificates"), category=training, endpoint="certificates"))
+    admin.add_view(TrainingPlanView(TrainingPlan, name=_l("Training plans"), category=training,
+                                    endpoint="training_plans"))
+    admin.add_view(TrainingTargetView(TrainingTarget, name=_l("Training targets"), category=training,
+                                      endpoint="training_targets"))
+    admin.add_view(AttainmentView(name=_l("Target attainment"), category=training, endpoint="attainment"))
+    admin.add_view(TrainingImportView(name=_l("Import from a file"), category=training, endpoint="training_import"))
+    admin.add_view(RoleCategoryView(RoleCategory, name=_l("Role categories"), category=training,
+                                    endpoint="role_categories"))
+    admin.add_view(QualificationTypeView(QualificationType, name=_l("Qualification types"), category=training,
+                                         endpoint="qualification_types"))
+    admin.add_view(RoleRequirementView(RoleRequirement, name=_l("Role requirements"), category=training,
+                                       endpoint="role_requirements"))
     quality = _l("Data quality")
     admin.add_view(FlagView(Flag, name=_l("Flags"), category=quality, endpoint="flags"))
     admin.add_view(ValidationRunView(ValidationRun, name=_l("Validation runs"), category=quality,

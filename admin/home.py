@@ -95,13 +95,36 @@ def _steward_items(user):
     return items
 
 
+def _training_items(user):
+    """Certificates and qualifications of the staff in the user's scope that expire within 30 days (7: urgent),
+    each a link to the list filtered on exactly those rows, and the attainment of the training targets."""
+    from admin.training import expiring
+
+    labels = {
+        ("certificates", 30): _("Certificates expiring within 30 days"),
+        ("certificates", 7): _("Certificates expiring within 7 days"),
+        ("qualifications", 30): _("Qualifications expiring within 30 days"),
+        ("qualifications", 7): _("Qualifications expiring within 7 days"),
+    }
+    items = []
+    for endpoint, days, count, url in expiring(user):
+        if count:
+            items.append(AttentionItem(labels[endpoint, days], url, count, "danger" if days <= 7 else "warning"))
+    items.append(AttentionItem(_("Attainment of the training targets"), url_for("attainment.index"), None))
+    return items
+
+
 def attention_items(user):
     """What needs this user's attention on their home page, per role. Each area adds its items here
     (open flags for stewards, expiring certificates for coordinators, capacity checks for managers…)."""
     if user.role == "commune_reporter":
         return _flag_items(user) + _report_items(user)
-    if user.role in ("data_steward", "admin"):
+    if user.role == "admin":
+        return _steward_items(user) + _training_items(user)
+    if user.role == "data_steward":
         return _steward_items(user)
+    if user.role in ("training_coordinator", "facility_manager"):
+        return _training_items(user)
     return []
 
 
