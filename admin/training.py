@@ -920,6 +920,7 @@ class TrainingTargetView(TrainingModelView):
 class AttainmentRow:
     target: TrainingTarget
     result: queries.Attainment
+    projected: queries.Attainment | None = None
 
     @property
     def sentence(self):
@@ -970,7 +971,8 @@ def visible_targets(scope, plan_id=None):
 
 
 def attainment_rows(scope, on_date, plan_id=None):
-    return [AttainmentRow(target, queries.attainment(target, on_date, unit))
+    return [AttainmentRow(target, queries.attainment(target, on_date, unit),
+                          queries.projection(target, on_date, unit))
             for target, unit in visible_targets(scope, plan_id)]
 
 

@@ -287,3 +287,22 @@ def test_certificate_import_refuses_a_number_already_issued(t, db, make_user):
         import_certificates(Scope(coordinator), data)
     assert error.value.errors[0]["row"] == 3 and error.value.errors[0]["column"] == "number"
     assert db.session.scalar(select(Certificate.id).where(Certificate.number == "A-2")) is None
+
+
+def test_projection_counts_scheduled_classes_and_expiries_before_the_deadline(t, db):
+    from service.training.queries import projection
+
+    people = [t.person(t.counselling, t.commune_a) for _ in range(4)]
+    operations.issue_certificate(people[0], t.course, "Sở Y tế", date(2025, 1, 1))  # expires 2027-01-01: counts
+    operations.issue_certificate(people[1], t.course, "Sở Y tế", date(2024, 9, 1))  # expires 2026-09-01: lapses
+    upcoming = TrainingClass(course=t.course, org_unit=t.province, organiser="Sở Y tế", starts_on=date(2026, 9, 1),
+                             ends_on=date(2026, 9, 5), capacity=10)
+    db.session.add(upcoming)
+    db.session.flush()
+    operations.add_attendees(upcoming, [people[2]])
+    target = t.target(t.counselling, "certified", 100, topic="counselling")  # deadline 2026-12-31
+    now = attainment(target, DAY)
+    assert (now.numerator, now.denominator) == (2, 4)
+    expected = projection(target, DAY)
+    assert (expected.numerator, expected.denominator) == (2, 4)  # people[0] and the registered people[2]
+    assert projection(target, date(2027, 1, 2)) is None  # past the deadline

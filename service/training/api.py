@@ -9,7 +9,7 @@ from service.api import ApiError, api_route, paginate
 from service.common.time import local_today
 from service.extensions import db
 from service.training.models import Certificate, StaffMember, TrainingPlan, TrainingTarget
-from service.training.queries import attainment
+from service.training.queries import attainment, projection
 from service.training.schemas import AttainmentSchema, CertificateSchema, StaffSchema
 from service.units.models import AdminUnit
 
@@ -64,7 +64,9 @@ def training_attainment():
             continue
         if unit is not None and not _inside(unit, target.scope_unit):
             continue
-        items.append(attainment(target, on_date, unit))
+        item = attainment(target, on_date, unit)
+        item.projected = projection(target, on_date, unit)
+        items.append(item)
     return {"items": AttainmentSchema(many=True).dump(items), "total": len(items), "page": 1,
             "per_page": len(items)}
 

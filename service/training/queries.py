@@ -119,3 +119,30 @@ def breakdown(target, on_date):
                                   .order_by(AdminUnit.sort_name)).all()
     rows = [attainment(target, on_date, child) for child in children]
     return [row for row in rows if row.denominator]
+
+
+def projection(target, today, unit=None):
+    """The attainment expected at the deadline: today's active staff, counted on the deadline, so certificates
+    and licences that expire before it no longer count, while people registered in classes of the target's
+    topic that end by the deadline count as if they complete them. None once the deadline has passed."""
+    if target.deadline < today:
+        return None
+    unit = unit or target.scope_unit
+    day = target.deadline
+    base = select(func.count(StaffMember.id)).where(
+        StaffMember.role_category_id == target.role_category_id, active_on(today), in_unit(unit))
+    denominator = db.session.scalar(base)
+    if not denominator:
+        return Attainment(target, unit, day, 0, 0)
+    meeting = meets(target.metric, target.topic, day)
+    if target.metric in ("trained", "certified"):
+        scheduled = select(Attendance.id).join(TrainingClass, TrainingClass.id == Attendance.class_id).join(
+            Course, Course.id == TrainingClass.course_id).where(
+            Attendance.staff_id == StaffMember.id, Attendance.status.in_(("registered", "attended")),
+            TrainingClass.ends_on >= today, TrainingClass.ends_on <= day)
+        if target.topic:
+            scheduled = scheduled.where(Course.topic == target.topic)
+        if target.metric == "certified":
+            scheduled = scheduled.where(Course.certifies.is_(True))
+        meeting = or_(meeting, exists(scheduled.correlate(StaffMember)))
+    return Attainment(target, unit, day, db.session.scalar(base.where(meeting)), denominator)

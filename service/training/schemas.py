@@ -45,3 +45,4 @@ class AttainmentSchema(Schema):
     percent = fields.Float(allow_none=True)
     gap_persons = fields.Integer()
     met = fields.Boolean()
+    projected_percent = fields.Function(lambda a: a.projected.percent if getattr(a, "projected", None) else None)
