@@ -205,3 +205,27 @@ def test_the_printable_roster_and_transcript_open_without_errors(server, page):
     page.goto(base + "/admin/staff/duplicates/")
     assert page.locator("#no-duplicates").count() == 1
     assert page.errors == [], page.errors
+
+
+def test_a_coordinator_imports_an_attendance_sheet_after_fixing_it(server, page, tmp_path):
+    base, seeded = server
+    log_in(page, base, "dp")
+    page.goto(base + "/admin/training_import/")
+    sheet = tmp_path / "diem-danh.csv"
+    sheet.write_text("staff_code,status,pre_score,post_score\nNV-04,hoàn thành,50,120\n", encoding="utf-8")
+    form = page.locator("#upload-attendance")
+    form.locator("select[name=class_id]").select_option(str(seeded.class_id))
+    form.locator("input[type=file]").set_input_files(str(sheet))
+    form.locator("button[type=submit]").click()
+    errors = page.locator("#import-errors").inner_text()
+    assert "post_score" in errors and "Không có dữ liệu nào được lưu" in errors
+    sheet.write_text("staff_code,status,pre_score,post_score\nNV-04,hoàn thành,50,90\n", encoding="utf-8")
+    form = page.locator("#upload-attendance")
+    form.locator("select[name=class_id]").select_option(str(seeded.class_id))
+    form.locator("input[type=file]").set_input_files(str(sheet))
+    form.locator("button[type=submit]").click()
+    assert "cấp 1 chứng chỉ" in page.locator(".alert-success").inner_text()
+    page.goto(base + "/admin/attainment/")
+    numerator, denominator, _gap = target_counts(page, seeded.target_id)
+    assert (numerator, denominator) == (3, 4)
+    assert page.errors == [], page.errors
