@@ -1017,27 +1017,51 @@ class AttainmentView(SecureView):
                            topic_label=_topic_label, localized=localized, day_text=day_text,
                            gap_sentence=gap_sentence, percent_text=percent_text)
 
-    @expose("/export.csv")
-    def export(self):
+    def _table(self):
+        """The attainment table as a header and rows of cells (formula-like text neutralised)."""
         on_date, plan_id = self._date(), self._plan()
-        rows = attainment_rows(current_scope(), on_date, plan_id)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow([_("Plan"), _("Unit code"), _("Unit"), _("Role category"), _("Metric"), _("Topic"),
-                         _("Target (%)"), _("Deadline"), _("Meeting the target"), _("Active staff"),
-                         _("Attained (%)"), _("Persons still needed"), _("Met"), _("Gap")])
-        for row in rows:
+        header = [_("Plan"), _("Unit code"), _("Unit"), _("Role category"), _("Metric"), _("Topic"),
+                  _("Target (%)"), _("Deadline"), _("Meeting the target"), _("Active staff"),
+                  _("Attained (%)"), _("Persons still needed"), _("Met"), _("Gap")]
+        rows = []
+        for row in attainment_rows(current_scope(), on_date, plan_id):
             target, result = row.target, row.result
             unit = result.unit
-            writer.writerow([csv_safe(value) for value in (
+            rows.append([csv_safe(value) for value in (
                 target.plan.code, getattr(unit, "code", ""), getattr(unit, "name", ""),
                 localized(target.role_category), str(METRICS.get(target.metric, target.metric)),
                 str(_topic_label(target.topic)), result.target_percent, target.deadline.isoformat(),
                 result.numerator, result.denominator, "" if result.percent is None else result.percent,
                 result.gap_persons, _("yes") if result.met else _("no"), row.sentence)])
+        return on_date, header, rows
+
+    @expose("/export.csv")
+    def export(self):
+        on_date, header, rows = self._table()
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        writer.writerows(rows)
         name = f"attainment_{on_date.isoformat()}.csv"
         return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename={name}"})
+
+    @expose("/export.xlsx")
+    def export_xlsx(self):
+        from openpyxl import Workbook
+
+        on_date, header, rows = self._table()
+        book = Workbook()
+        sheet = book.active
+        sheet.title = "Chi tieu dao tao"
+        sheet.append([str(cell) for cell in header])
+        for row in rows:
+            sheet.append([cell if isinstance(cell, (int, float)) else str(cell) for cell in row])
+        buffer = io.BytesIO()
+        book.save(buffer)
+        return Response(buffer.getvalue(),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f"attachment; filename=attainment_{on_date.isoformat()}.xlsx"})
 
 
 # --- the home page -----------------------------------------------------------------------------------------

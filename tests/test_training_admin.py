@@ -100,6 +100,7 @@ PAGES = {
     "/admin/training_targets/new/": (OK, OK, NO, NO, NO),
     "/admin/attainment/": (OK, OK, OK, OK, NO),
     "/admin/attainment/export.csv": (OK, OK, OK, OK, NO),
+    "/admin/attainment/export.xlsx": (OK, OK, OK, OK, NO),
     "/admin/role_categories/": (OK, OK, NO, NO, NO),
     "/admin/role_categories/new/": (OK, NO, NO, NO, NO),
     "/admin/qualification_types/": (OK, OK, NO, NO, NO),
@@ -453,6 +454,12 @@ def test_the_attainment_export_neutralises_formulas(client, login, world, target
     assert len(rows) == 2
     assert rows[1][0] == "'=KH-01"
     assert rows[1][1] == world.province_a.code and rows[1][8:12] == ["2", "5", "40.0", "2"]
+    from openpyxl import load_workbook
+
+    book = client.get("/admin/attainment/export.xlsx", query_string={"on": today.isoformat()})
+    sheet = load_workbook(io.BytesIO(book.data)).worksheets[0]
+    cells = [cell.value for cell in sheet[2]]
+    assert cells[0] == "'=KH-01" and cells[8:12] == [2, 5, 40.0, 2]
 
 
 def test_a_facility_manager_reads_the_targets_measured_on_their_facility(client, login, world, target):
