@@ -1,22 +1,17 @@
 """The admin shell in a real browser (Debian's chromium via Playwright): each role logs in, in Vietnamese,
 and sees only what the role may see; the administrator browses the units of both editions and switches to
 English. Pages must load without console errors (a CSP-blocked script would show up here)."""
-import os
-import threading
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from service.accounts.operations import create_user
 from service.demo.operations import build_synthetic_units, load_official_units
 from service.extensions import db
 from service.facilities.models import Facility
 from service.units.models import AdminUnit
+from tests.browser import live_server, log_in
 from tests.conftest import PASSWORD, SHARED_DATA, make_app, migrate
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 pytestmark = pytest.mark.live_server
 
 
@@ -59,49 +54,8 @@ def server(databases):
     app = make_app(databases.new_url("live"))
     migrate(app)
     names = _seed(app)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}", names
-    httpd.shutdown()
-    with app.app_context():
-        db.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: `make browser` (or apt-get install chromium) installs it"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="vi-VN")
-    page = context.new_page()
-    page.errors = []
-    page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
-
-
-def log_in(page, base, username):
-    page.goto(base + "/admin/")
-    assert page.locator("h1").inner_text() == "Đăng nhập"
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(base + "/admin/")
-    assert "Xin chào" in page.locator("h1").inner_text()
+    with live_server(app) as base:
+        yield base, names
 
 
 def open_menu(page, name):

@@ -2,14 +2,10 @@
 Vietnamese, opens a class, registers people found with the roster filter, marks them completed, sees the
 certificates issued, and sees the numerator of the plan's target move on the attainment page. Pages must load
 without console errors (a CSP-blocked script would show up here)."""
-import os
-import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from service.accounts.operations import create_user
 from service.common.time import local_today
@@ -18,10 +14,9 @@ from service.training import operations
 from service.training.models import Course, RoleCategory, TrainingClass, TrainingPlan, TrainingTarget
 from service.units.models import AdminUnit
 from service.units.operations import unit_values
+from tests.browser import live_server, log_in
 from tests.conftest import PASSWORD, make_app, migrate
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 pytestmark = pytest.mark.live_server
 
 
@@ -80,49 +75,8 @@ def server(databases):
     app = make_app(databases.new_url("live_training"))
     migrate(app)
     seeded = _seed(app)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}", seeded
-    httpd.shutdown()
-    with app.app_context():
-        db.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: `make browser` (or apt-get install chromium) installs it"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="vi-VN")
-    page = context.new_page()
-    page.errors = []
-    page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
-
-
-def log_in(page, base, username):
-    page.goto(base + "/admin/")
-    assert page.locator("h1").inner_text() == "Đăng nhập"
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(base + "/admin/")
-    assert "Xin chào" in page.locator("h1").inner_text()
+    with live_server(app) as base:
+        yield base, seeded
 
 
 def target_counts(page, target_id):
