@@ -64,11 +64,7 @@ EXPIRY_WINDOWS = (30, 7)
 # --- scope -------------------------------------------------------------------------------------------------
 
 def staff_clause(scope):
-    """Staff a user may see: a facility manager those of their facility, everyone else those of their units."""
-    user = scope.user
-    if user is not None and user.role == "facility_manager":
-        return StaffMember.facility_id == user.facility_id if user.facility_id is not None else false()
-    return scope.units_column_clause(StaffMember.org_unit_id)
+    return scope.staff_clause(StaffMember)
 
 
 def listed_staff_clause(scope):

@@ -111,6 +111,13 @@ class Scope:
             return facility.id == self.facility_id
         return self.contains_unit(facility.org_unit)
 
+    # --- staff -------------------------------------------------------------------------------------------
+    def staff_clause(self, staff_model):
+        """Staff a user may see: a facility manager those of their facility, everyone else those of their units."""
+        if self.user is not None and self.user.role == "facility_manager":
+            return staff_model.facility_id == self.facility_id if self.facility_id is not None else false()
+        return self.units_column_clause(staff_model.org_unit_id)
+
     # --- users -------------------------------------------------------------------------------------------
     def user_clause(self, user_model):
         """Users an administrator may manage: those whose scope unit lies in the administrator's scope."""

@@ -17,9 +17,7 @@ TRAINING_ROLES = ("admin", "training_coordinator", "data_steward", "facility_man
 
 
 def staff_clause(scope):
-    if scope.facility_id is not None:
-        return StaffMember.facility_id == scope.facility_id
-    return scope.units_column_clause(StaffMember.org_unit_id)
+    return scope.staff_clause(StaffMember)
 
 
 @api_route("/staff", "Staff in the caller's scope", params=("role", "status", "org_unit", "page", "per_page"),
