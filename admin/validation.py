@@ -17,14 +17,39 @@ from service.validation import operations, queries
 from service.validation.docs import unpack
 from service.validation.models import SEVERITIES, Flag, ValidationRun
 
+DERIVED_LABELS = {
+    "modalities_sum": _l("sum of the modalities"),
+    "completed_to_date": _l("completed rehab to date"),
+    "addicts_plus_users": _l("addicts and users with a record together"),
+    "is_commune_in_edition": _l("is a commune of the period's unit list (1 = yes)"),
+    "current_versions": _l("current versions"),
+    "missing_required": _l("required values missing"),
+    "invalid_numbers": _l("counts that are not whole non-negative numbers"),
+    "invalid_choices": _l("values outside their lists"),
+    "staff_code": _l("Staff code"),
+    "expires_on": _l("Expires on"),
+}
+
+
+def observed_label(form, code):
+    """A reader's name for an observed value: the form field's label, or what a derived column means."""
+    for suffix, text in (("_mod_z", _l("modified z-score")), ("_previous", _l("previous period"))):
+        if code.endswith(suffix):
+            item = form.field(code[: -len(suffix)]) if form else None
+            return f"{item.label if item else code[: -len(suffix)]} — {text}"
+    item = form.field(code) if form else None
+    return item.label if item else str(DERIVED_LABELS.get(code, code))
+
 
 def _observed(flag):
     form = get_form(flag.form_code) if flag.form_code else None
     parts = []
     for code, value in (flag.observed or {}).items():
-        item = form.field(code) if form else None
-        label = item.label if item else code
-        parts.append(f"<span class='text-nowrap'>{escape(label)}: <strong>{escape(value)}</strong></span>")
+        if code.endswith("_jump") or code.endswith("_conflict") or code == "facility_treatment_without_facility":
+            continue  # the 0/1 verdict itself; the values it was computed from are shown
+        shown = "—" if value is None else value
+        parts.append(f"<span class='text-nowrap'>{escape(observed_label(form, code))}: "
+                     f"<strong>{escape(shown)}</strong></span>")
     return Markup("<br>".join(parts))
 
 

@@ -452,3 +452,14 @@ def test_the_web_process_never_imports_great_expectations():
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_observed_values_are_named_for_a_reader(app):
+    from admin.validation import _observed
+
+    flag = Flag(form_code=FORM, observed={"addicts_with_record": 300, "addicts_with_record_previous": 46,
+                                          "addicts_with_record_jump": 1, "modalities_sum": 12})
+    with app.test_request_context("/admin/"):
+        html = str(_observed(flag))
+    assert "Số người nghiện ma túy có hồ sơ quản lý — kỳ trước: <strong>46</strong>" in html
+    assert "tổng các hình thức: <strong>12</strong>" in html and "_jump" not in html
