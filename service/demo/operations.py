@@ -11,7 +11,7 @@ from service.accounts.operations import create_user
 from service.extensions import db
 from service.facilities.models import Facility
 from service.units.models import AdminUnit
-from service.units.operations import ImportResult, _upsert, import_edition, import_succession, unit_values
+from service.units.operations import ImportResult, import_edition, import_succession, unit_values, upsert_level
 
 UNIT_FILES = {2024: "vn_units_2024.csv", 2025: "vn_units_2025.csv"}
 SUCCESSION_FILE = "vn_units_2025_from_2024.csv"
@@ -56,7 +56,7 @@ def build_synthetic_units():
     result = ImportResult()
     provinces = {}
     for edition, index in ((2024, 0), (2025, 2)):
-        provinces[edition] = _upsert(edition, {
+        provinces[edition] = upsert_level(edition, {
             row[index]: {**unit_values(edition, row[index], row[index + 1], "province", "", True),
                          "parent_id": None, "province_id": None, "district_id": None}
             for row in PLAN_PROVINCES
@@ -75,7 +75,7 @@ def build_synthetic_units():
                                                   "Xã", True),
                                     "parent_id": provinces[2025][code25], "province_id": provinces[2025][code25],
                                     "district_id": None}
-    district_ids = _upsert(2024, districts, result)
+    district_ids = upsert_level(2024, districts, result)
     for dcode in districts:
         province_id = districts[dcode]["province_id"]
         for c in range(3):
@@ -84,8 +84,8 @@ def build_synthetic_units():
                                                   "Xã", True),
                                     "parent_id": district_ids[dcode], "province_id": province_id,
                                     "district_id": district_ids[dcode]}
-    _upsert(2024, communes_2024, result)
-    _upsert(2025, communes_2025, result)
+    upsert_level(2024, communes_2024, result)
+    upsert_level(2025, communes_2025, result)
     return result
 
 

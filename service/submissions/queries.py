@@ -119,5 +119,3 @@ def missing_communes(form, period, edition_communes_ids):
         Submission.form_code == form.code, Submission.period == period.code, Submission.is_current.is_(True),
         Submission.org_unit_id.in_(edition_communes_ids))))
     return [unit_id for unit_id in edition_communes_ids if unit_id not in reported]
-
-

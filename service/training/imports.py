@@ -13,7 +13,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import select
 
+from service.common.text import fold
 from service.extensions import db
+from service.facilities.models import Facility
 from service.submissions.spreadsheet import UploadError, raw_table
 from service.training import operations
 from service.training.models import Attendance, Course, RoleCategory, StaffMember
@@ -145,8 +147,6 @@ def import_staff(scope, data):
                 error("unit_code", _("unit %(code)s is outside your scope.", code=unit.code))
         facility = None
         if _text(raw.get("facility_code")):
-            from service.facilities.models import Facility
-
             facility = db.session.scalar(select(Facility).where(Facility.code == _text(raw.get("facility_code"))))
             if facility is None or not scope.contains_facility(facility):
                 error("facility_code", _("unknown facility %(code)s (or outside your scope).",
@@ -176,8 +176,6 @@ def import_staff(scope, data):
             person.sex, person.facility, person.position = sex, facility, _text(raw.get("position"))
             person.date_of_birth = dates.get("date_of_birth") or person.date_of_birth
             person.start_date = dates.get("start_date") or person.start_date
-            from service.common.text import fold
-
             person.search_name = fold(person.full_name)
             updated += 1
         if dates.get("end_date"):

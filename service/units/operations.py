@@ -133,8 +133,9 @@ def _existing(edition):
     return {row["code"]: dict(row) for row in rows}
 
 
-def _upsert(edition, wanted, result):
-    """Insert or update one level: `wanted` maps code → full value dict (without id). Returns code → id."""
+def upsert_level(edition, wanted, result):
+    """Insert or update one level (also used by the demo's synthetic hierarchy): `wanted` maps code → full value
+    dict (without id). Returns code → id."""
     existing = _existing(edition)
     inserts, updates, audit_new, audit_changed = [], [], [], []
     for code, values in wanted.items():
@@ -169,14 +170,14 @@ def import_edition(data, edition):
     provinces, districts, communes = _parse_edition(read_rows(data, COLUMNS[edition]), edition)
     result = ImportResult()
     before = set(_existing(edition))
-    province_ids = _upsert(edition, {
+    province_ids = upsert_level(edition, {
         code: {**unit_values(edition, code, name, "province", ""), "parent_id": None, "province_id": None,
                "district_id": None}
         for code, (_line, name) in provinces.items()
     }, result)
     district_ids = {}
     if districts:
-        district_ids = _upsert(edition, {
+        district_ids = upsert_level(edition, {
             code: {**unit_values(edition, code, name, "district", ""), "parent_id": province_ids[pcode],
                    "province_id": province_ids[pcode], "district_id": None}
             for code, (_line, name, pcode) in districts.items()
@@ -187,7 +188,7 @@ def import_edition(data, edition):
         wanted[code] = {**unit_values(edition, code, name, "commune", ctype),
                         "parent_id": district_id or province_ids[pcode], "province_id": province_ids[pcode],
                         "district_id": district_id}
-    _upsert(edition, wanted, result)
+    upsert_level(edition, wanted, result)
     in_file = set(provinces) | set(districts) | set(communes)
     result.not_in_file = len(before - in_file)
     return result
@@ -244,7 +245,7 @@ def import_succession(data):
     result = ImportResult()
     if leaf_districts:
         districts_added = ImportResult()
-        _upsert(2024, {
+        upsert_level(2024, {
             code: {**unit_values(2024, code, name, "district", ""), "parent_id": old_units[pcode]["id"],
                    "province_id": old_units[pcode]["id"], "district_id": None}
             for code, (name, pcode) in leaf_districts.items()

@@ -86,7 +86,3 @@ def revalidate_open(day=None, trigger="nightly", now=None):
 def nightly_job():
     runs = revalidate_open()
     return {"runs": len(runs), "reports": sum(run.reports_checked for run in runs)}
-
-
-
-
