@@ -4,7 +4,9 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
 from admin.accounts import AuditLogView, UserView
-from admin.facilities import FacilityView
+from admin.facilities import FacilityView, StaffingConditionView
+from admin.facility_import import FacilityImportView
+from admin.facility_report import CapacityReportView
 from admin.home import HomeView
 from admin.submissions import CompletenessView, ReminderView, ReportEntryView, SubmissionView, UploadView
 from admin.training import (
@@ -25,7 +27,7 @@ from admin.units import UnitBrowserView, UnitView
 from admin.validation import FlagView, ValidationRunView
 from service.accounts.models import User
 from service.audit.models import AuditLog
-from service.facilities.models import Facility
+from service.facilities.models import Facility, StaffingCondition
 from service.security import csp_nonce
 from service.submissions.models import Reminder, Submission, Upload
 from service.training.models import (
@@ -79,6 +81,14 @@ def init_admin(app):
                                          endpoint="qualification_types"))
     admin.add_view(RoleRequirementView(RoleRequirement, name=_l("Role requirements"), category=training,
                                        endpoint="role_requirements"))
+    facilities = _l("Facilities")
+    admin.add_view(FacilityView(Facility, name=_l("Facilities"), category=facilities, endpoint="facilities"))
+    admin.add_view(CapacityReportView(name=_l("Capacity and occupancy"), category=facilities,
+                                      endpoint="capacity_report", url="/admin/capacity"))
+    admin.add_view(FacilityImportView(name=_l("Import facilities"), category=facilities, endpoint="facility_import",
+                                      url="/admin/facility-import"))
+    admin.add_view(StaffingConditionView(StaffingCondition, name=_l("Staffing conditions"), category=facilities,
+                                         endpoint="staffing_conditions"))
     quality = _l("Data quality")
     admin.add_view(FlagView(Flag, name=_l("Flags"), category=quality, endpoint="flags"))
     admin.add_view(ValidationRunView(ValidationRun, name=_l("Validation runs"), category=quality,
@@ -86,7 +96,6 @@ def init_admin(app):
     reference = _l("Reference data")
     admin.add_view(UnitBrowserView(name=_l("Unit browser"), category=reference, endpoint="unit_browser"))
     admin.add_view(UnitView(AdminUnit, name=_l("Unit list"), category=reference, endpoint="units"))
-    admin.add_view(FacilityView(Facility, name=_l("Facilities"), category=reference, endpoint="facilities"))
     system = _l("System")
     admin.add_view(UserView(User, name=_l("Users"), category=system, endpoint="users"))
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit trail"), category=system, endpoint="audit"))

@@ -1,6 +1,7 @@
 """Facilities (foundation part: code, name, org unit, address). A facility manager sees and edits only their
 own facility; stewards and coordinators read those in their scope; administrators manage them."""
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import true
 
 from admin.base import ALL_RIGHTS, READ, ScopedAjaxLoader, ScopedModelView
 from service.facilities.models import Facility
@@ -30,3 +31,11 @@ class FacilityView(ScopedModelView):
                                      fields=("code", "search_name"), order_by="sort_name", fold_term=True),
     }
     relation_scopes = {AdminUnit: lambda scope: scope.unit_clause(AdminUnit)}
+
+
+class StaffingConditionView(ScopedModelView):
+    """The staffing conditions of each facility type (Decree 116/2021): data an administrator keeps."""
+
+    access = {"admin": ALL_RIGHTS, "data_steward": READ, "training_coordinator": READ, "facility_manager": READ}
+    scope_clause = staticmethod(lambda scope: true())
+    column_list = ("facility_type", "role_category", "qualification_type", "minimum", "severity", "basis")

@@ -63,6 +63,9 @@ class Config:
     LOGIN_WINDOW = timedelta(minutes=15)
     LOGIN_MAX_FAILURES_PER_IP = 30
     API_PER_PAGE_MAX = 500
+    # Facility checks: a census older than this is stale; a licence expiring within this many days is a warning.
+    FACILITY_CENSUS_MAX_AGE_DAYS = int(os.environ.get("FACILITY_CENSUS_MAX_AGE_DAYS", "14"))
+    FACILITY_LICENCE_WARN_DAYS = int(os.environ.get("FACILITY_LICENCE_WARN_DAYS", "60"))
 
     @classmethod
     def finalise(cls, config):

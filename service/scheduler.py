@@ -48,6 +48,12 @@ def _refresh_expiry_alerts():
     return refresh_expiry_alerts()
 
 
+def _check_facilities():
+    from service.facilities.checks import refresh_facility_flags
+
+    return refresh_facility_flags()
+
+
 # id → (callable, APScheduler trigger arguments). `start_soon` also runs the job shortly after start.
 JOBS = {
     "prune_login_attempts": (_prune_login_attempts, {"trigger": "cron", "hour": 2, "minute": 30}),
@@ -55,6 +61,7 @@ JOBS = {
     "validate_new": (_validate_new, {"trigger": "interval", "minutes": 5, "start_soon": True}),
     "validate_nightly": (_validate_nightly, {"trigger": "cron", "hour": 1, "minute": 30}),
     "refresh_expiry_alerts": (_refresh_expiry_alerts, {"trigger": "cron", "hour": 5, "minute": 0, "start_soon": True}),
+    "check_facilities": (_check_facilities, {"trigger": "cron", "hour": 5, "minute": 15, "start_soon": True}),
 }
 
 

@@ -118,6 +118,19 @@ class Scope:
             return staff_model.facility_id == self.facility_id if self.facility_id is not None else false()
         return self.units_column_clause(staff_model.org_unit_id)
 
+    # --- flags -------------------------------------------------------------------------------------------
+    def flag_clause(self, flag_model):
+        """Flags a user may see: a facility manager those of their facility (its checks and its staff's
+        credentials), everyone else those of their units."""
+        if self.user is not None and self.user.role == "facility_manager":
+            return flag_model.facility_id == self.facility_id if self.facility_id is not None else false()
+        return self.units_column_clause(flag_model.org_unit_id)
+
+    def contains_flag(self, flag):
+        if self.user is not None and self.user.role == "facility_manager":
+            return self.facility_id is not None and flag.facility_id == self.facility_id
+        return self.contains_unit(flag.org_unit)
+
     # --- users -------------------------------------------------------------------------------------------
     def user_clause(self, user_model):
         """Users an administrator may manage: those whose scope unit lies in the administrator's scope."""

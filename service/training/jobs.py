@@ -5,12 +5,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from service.common.time import local_today, utcnow
+from service.common.time import local_today
 from service.extensions import db
 from service.training.models import Certificate, Qualification, StaffMember
 from service.training.queries import active_on
 from service.validation.models import Flag
-from service.validation.operations import values_hash
+from service.validation.operations import Finding, sync_flags
 
 WARN_DAYS, ERROR_DAYS, EXPIRED_WINDOW_DAYS = 30, 7, 90
 
@@ -32,7 +32,7 @@ def _alert(staff, rule, what, expires, today):
     else:
         vi = f"{what} hết hạn ngày {expires:%d/%m/%Y} (còn {days} ngày)."
         en = f"{what} expires on {expires:%d/%m/%Y} ({days} days left)."
-    return rule, severity, vi, en, {"staff_code": staff.staff_code, "expires_on": expires.isoformat()}
+    return Finding(rule, severity, vi, en, {"staff_code": staff.staff_code, "expires_on": expires.isoformat()})
 
 
 def refresh_expiry_alerts(today=None):
@@ -56,25 +56,10 @@ def refresh_expiry_alerts(today=None):
                                               qualification.expires_on, today)
     existing = {(flag.staff_id, flag.rule): flag for flag in db.session.scalars(select(Flag).where(
         Flag.subject == "staff"))}
-    opened = closed = 0
-    for key, (rule, severity, vi, en, observed) in wanted.items():
+
+    def new_flag(key):
         person = staff[key[0]]
-        flag = existing.get(key)
-        digest = values_hash(observed)
-        if flag is None:
-            db.session.add(Flag(subject="staff", staff_id=person.id, facility_id=person.facility_id,
-                                org_unit_id=person.org_unit_id, rule=rule, severity=severity, status="open",
-                                message_vi=vi, message_en=en, observed=observed, values_hash=digest))
-            opened += 1
-        elif (flag.severity, flag.message_vi, flag.values_hash) != (severity, vi, digest) or flag.status == "resolved":
-            flag.severity, flag.message_vi, flag.message_en, flag.observed, flag.values_hash = (
-                severity, vi, en, observed, digest)
-            if flag.status == "resolved":
-                flag.status, flag.resolved_at, flag.opened_at = "open", None, utcnow()
-                opened += 1
-    for key, flag in existing.items():
-        if key not in wanted and flag.status != "resolved":
-            flag.status, flag.resolved_at = "resolved", utcnow()
-            closed += 1
-    db.session.flush()
+        return Flag(subject="staff", staff_id=person.id, facility_id=person.facility_id, org_unit_id=person.org_unit_id)
+
+    opened, closed = sync_flags(existing, wanted, new_flag)
     return {"opened": opened, "closed": closed}

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import socket
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask_babel import gettext as _
@@ -97,10 +98,58 @@ def apply_verdicts(form_code, period_code, reports, run=None, existing=None):
     return opened, closed
 
 
+@dataclass
+class Finding:
+    """A check that fails now, for a facility or a person: what becomes (or keeps) a flag."""
+
+    rule: str
+    severity: str
+    message_vi: str
+    message_en: str
+    observed: dict = field(default_factory=dict)
+
+
+def sync_flags(existing, wanted, new_flag):
+    """Bring the flags of one subject (facility, staff) in line with the checks that fail now.
+
+    `existing` maps a key to its Flag (any status), `wanted` maps a key to the Finding that fails now,
+    `new_flag(key)` returns a new Flag with its subject columns set. A new failure opens a flag; a flag resolved,
+    or accepted for other values, opens again; an accepted flag for the same values stays accepted; a flag whose
+    check passes now is resolved. Returns (opened, closed)."""
+    now = utcnow()
+    opened = closed = 0
+    for key, finding in wanted.items():
+        observed = _jsonable(finding.observed)
+        digest = values_hash(observed)
+        flag = existing.get(key)
+        if flag is None:
+            flag = new_flag(key)
+            flag.rule, flag.status, flag.opened_at = finding.rule, "open", now
+            flag.severity, flag.message_vi, flag.message_en = finding.severity, finding.message_vi, finding.message_en
+            flag.observed, flag.values_hash = observed, digest
+            db.session.add(flag)
+            existing[key] = flag
+            opened += 1
+            continue
+        current = (finding.severity, finding.message_vi, finding.message_en, digest)
+        if (flag.severity, flag.message_vi, flag.message_en, flag.values_hash) != current:
+            flag.severity, flag.message_vi, flag.message_en, flag.values_hash = current
+            flag.observed = observed
+        if flag.status == "resolved" or (flag.status == "accepted" and flag.accepted_hash != digest):
+            flag.status, flag.opened_at, flag.resolved_at = "open", now, None
+            opened += 1
+    for key, flag in existing.items():
+        if key not in wanted and flag.status != "resolved":
+            flag.status, flag.resolved_at = "resolved", now
+            closed += 1
+    db.session.flush()
+    return opened, closed
+
+
 def _can_touch(user, flag):
     from service.accounts.scope import Scope
 
-    return Scope(user).contains_unit(flag.org_unit)
+    return Scope(user).contains_flag(flag)
 
 
 def explain_flag(user, flag, explanation):
