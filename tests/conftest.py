@@ -226,16 +226,16 @@ def make_succession(db):
 def make_facility(db):
     from service.facilities.models import Facility
 
-    def factory(unit, code=None, name=None):
+    def factory(unit, code=None, name=None, **columns):
+        """make_facility(unit, code=None, name=None, facility_type=..., licence_expires_on=..., ...)."""
         number = next(_counter)
-        facility = Facility(code=code or f"CS{number}", name=name or f"Cơ sở thử {number}", org_unit=unit)
+        facility = Facility(code=code or f"CS{number}", name=name or f"Cơ sở thử {number}", org_unit=unit,
+                            **columns)
         db.session.add(facility)
         db.session.flush()
         return facility
 
     return factory
-
-
 
 
 @pytest.fixture
