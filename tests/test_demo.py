@@ -31,3 +31,20 @@ def test_demo_without_unit_lists_builds_a_synthetic_hierarchy_and_one_user_per_r
     assert again.exit_code == 0
     assert logins.read_text().splitlines() == lines
     assert db.session.scalar(select(func.count()).select_from(User)) == 5
+
+
+def test_demo_facilities_show_the_cases_a_steward_should_find(app, runner, db, tmp_path, monkeypatch):
+    """Over capacity (compulsory in Đắk Lắk, detox beds in Cà Mau), a missing licensed doctor (Đồng Tháp), a stale
+    census (Vĩnh Long) and an expiring licence (Hồ Chí Minh City); every other demo facility is clean."""
+    from service.facilities.models import Facility
+    from service.validation.models import Flag
+
+    monkeypatch.setitem(app.config, "UNITS_DIR", None)
+    result = runner.invoke(args=["demo", "load", "--logins-file", str(tmp_path / "logins.txt")])
+    assert result.exit_code == 0, result.output
+    flags = db.session.execute(select(Facility.code, Flag.rule).join(Facility, Facility.id == Flag.facility_id)
+                               .where(Flag.subject == "facility", Flag.status == "open")).all()
+    found = {(code, rule if not rule.startswith("F04-") else "F04") for code, rule in flags}
+    assert found == {("CSCN-66-01", "F01-compulsory"), ("CSCN-96-01", "F02"), ("CSCN-82-01", "F04"),
+                     ("MMT-86-01", "F03"), ("CSTN-79-01", "F05")}
+    assert db.session.scalar(select(func.count()).select_from(Facility)) == 13

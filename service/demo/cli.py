@@ -8,6 +8,7 @@ from service.accounts.models import User
 from service.audit.operations import act_as
 from service.common.time import local_today
 from service.config import INSTANCE_DIR
+from service.demo.facilities import load_demo_facilities
 from service.demo.operations import build_synthetic_units, ensure_demo_users, load_official_units, units_loaded
 from service.demo.reports import demo_communes, load_demo_reports
 from service.demo.training import load_demo_training
@@ -35,6 +36,7 @@ def load_command(logins_file):
         admin = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
         reports = load_demo_reports(admin, demo_communes())
         staff = load_demo_training(local_today())
+        facilities = load_demo_facilities(local_today())
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -43,6 +45,8 @@ def load_command(logins_file):
         click.echo(f"Báo cáo mẫu của các xã: {reports} bản.")
     if staff:
         click.echo(f"Hồ sơ cán bộ mẫu (Cà Mau, Vĩnh Long, Đồng Tháp): {staff} người.")
+    if facilities:
+        click.echo(f"Cơ sở mẫu (công suất, số liệu điều tra hằng tuần, nhân sự): {facilities} cơ sở.")
     click.echo("Tài khoản dùng thử (tên mật-khẩu vai-trò):")
     for line in lines:
         click.echo("  " + line)
