@@ -1,12 +1,101 @@
-"""Facilities (foundation part: code, name, org unit, address). A facility manager sees and edits only their
-own facility; stewards and coordinators read those in their scope; administrators manage them."""
+"""Facilities in the admin: the registry (type, licence, status), a facility's page (capacity, the latest census
+and its occupancy, the facility's flags, the history of both, and the forms that change them) and the staffing
+conditions of Decree 116/2021 per facility type.
+
+Scope: a facility manager sees and changes only their own facility (and, of its registry row, only the address
+and the licence); stewards and coordinators read the facilities of their units; administrators manage them.
+Capacity and census go through service.facilities.operations, which refuse a form read at an older revision of
+the facility; the view commits (or rolls back) at the edge.
+"""
+from datetime import date
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_admin.model.template import EndpointLinkRowAction
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import true
+from flask_login import current_user
+from markupsafe import Markup, escape
+from sqlalchemy import func, select, true
+from sqlalchemy.orm import joinedload, selectinload
+from wtforms import HiddenField, StringField, TextAreaField
+from wtforms.validators import NumberRange, ValidationError
 
-from admin.base import ALL_RIGHTS, READ, ScopedAjaxLoader, ScopedModelView
-from service.facilities.models import Facility
+from admin.base import ALL_RIGHTS, READ, AdminForm, ScopedAjaxLoader, ScopedModelView, filtered_list_url
+from admin.formats import day_formatter, day_text, language, parse_day, percent_text
+from service.common.time import format_local, local_today
+from service.extensions import db
+from service.facilities import operations
+from service.facilities.checks import refresh_facility_flags
+from service.facilities.models import (
+    FACILITY_STATUSES,
+    FACILITY_TYPES,
+    MODALITIES,
+    MODALITY_UNITS,
+    CapacityChange,
+    Census,
+    Facility,
+    StaffingCondition,
+)
+from service.facilities.operations import FacilityConflict, FacilityError
+from service.training.models import QualificationType, RoleCategory
 from service.units.models import AdminUnit
+from service.validation.models import OPEN_STATUSES, SEVERITIES, Flag
 
+# The registry fields a facility manager may change on their own facility; the rest is the administrator's.
+MANAGER_FIELDS = ("address", "licence_number", "licence_date", "licence_issuer", "licence_expires_on")
+HISTORY_LIMIT = 100
+STATUS_BADGES = {"active": "success", "suspended": "warning", "closed": "secondary"}
+
+
+
+
+
+
+
+def open_flags(facility_id):
+    """The open and explained flags of a facility (its checks and its staff's credentials), errors first."""
+    return db.session.scalars(select(Flag).where(Flag.facility_id == facility_id, Flag.status.in_(OPEN_STATUSES))
+                              .order_by(Flag.severity, Flag.rule)).all()
+
+
+def count_open_flags(facility_id):
+    return db.session.scalar(select(func.count()).select_from(Flag).where(
+        Flag.facility_id == facility_id, Flag.status.in_(OPEN_STATUSES)))
+
+
+# --- the forms of the facility page ----------------------------------------------------------------------------
+
+class CensusForm(AdminForm):
+    """A census (or the correction of one): the date, and per modality admissions, discharges and the count."""
+
+    census_date = StringField(_l("Census date"))
+    revision = HiddenField()
+    corrects = HiddenField()
+    reason = TextAreaField(_l("What the correction corrects"))
+
+
+class CapacityForm(AdminForm):
+    effective_from = StringField(_l("Effective from"))
+    note = StringField(_l("Note (e.g. the decision that sets the capacity)"))
+    revision = HiddenField()
+
+
+for _modality in MODALITIES:
+    setattr(CensusForm, f"admissions_{_modality}", StringField(_l("Admissions")))
+    setattr(CensusForm, f"discharges_{_modality}", StringField(_l("Discharges")))
+    setattr(CensusForm, f"count_{_modality}", StringField(_l("Current count")))
+    setattr(CapacityForm, f"places_{_modality}", StringField(_l("Capacity")))
+
+
+def census_lines(form):
+    return {modality: {"admissions": form[f"admissions_{modality}"].data,
+                       "discharges": form[f"discharges_{modality}"].data,
+                       "current_count": form[f"count_{modality}"].data} for modality in MODALITIES}
+
+
+# --- facilities ------------------------------------------------------------------------------------------------
 
 class FacilityView(ScopedModelView):
     access = {
@@ -16,26 +105,307 @@ class FacilityView(ScopedModelView):
         "training_coordinator": READ,
     }
     scope_clause = staticmethod(lambda scope: scope.facility_clause(Facility))
-    column_list = ("code", "name", "org_unit", "address")
-    column_details_list = ("code", "name", "org_unit", "address")
-    column_export_list = ("code", "name", "org_unit.code", "org_unit.name", "address")
+    details_template = "admin/facility_details.html"
+    column_type_formatters = {**ScopedModelView.column_type_formatters, date: day_formatter}
+    column_type_formatters_detail = column_type_formatters
+    column_list = ("code", "name", "facility_type", "org_unit", "licence_number", "licence_expires_on", "status")
+    column_details_list = ("code", "name", "facility_type", "org_unit", "address", "licence_number", "licence_date",
+                           "licence_issuer", "licence_expires_on", "status", "closed_on")
+    column_export_list = ("code", "name", "facility_type", "org_unit.code", "org_unit.name", "address",
+                          "licence_number", "licence_date", "licence_issuer", "licence_expires_on", "status",
+                          "closed_on")
     column_searchable_list = ("code", "name")
+    column_sortable_list = ("code", "name", "facility_type", ("org_unit", "org_unit.sort_name"), "licence_number",
+                            "licence_expires_on", "status")
+    column_filters = (FilterEqual(Facility.facility_type, _l("Facility type"), options=list(FACILITY_TYPES.items())),
+                      FilterEqual(Facility.status, _l("Status"), options=list(FACILITY_STATUSES.items())),
+                      "org_unit.code", "licence_expires_on")
     column_default_sort = "code"
-    form_columns = ("code", "name", "org_unit", "address")
     column_labels = {
         "code": _l("Code"), "name": _l("Name"), "org_unit": _l("Org unit"), "address": _l("Address"),
-        "org_unit.code": _l("Unit code"), "org_unit.name": _l("Org unit"),
+        "org_unit.code": _l("Unit code"), "org_unit.name": _l("Org unit"), "facility_type": _l("Facility type"),
+        "licence_number": _l("Licence number"), "licence_date": _l("Licence issued on"),
+        "licence_issuer": _l("Licence issued by"), "licence_expires_on": _l("Licence expires on"),
+        "status": _l("Status"), "closed_on": _l("Closed on"),
     }
+    column_formatters = {
+        "facility_type": lambda v, c, m, n: m.type_label,
+        "status": lambda v, c, m, n: m.status_label,
+        "name": lambda v, c, m, n: Markup(f"<a href='{escape(url_for('.overview', facility_id=m.id))}'>"
+                                          f"{escape(m.name)}</a>"),
+    }
+    column_formatters_detail = {
+        "facility_type": lambda v, c, m, n: m.type_label,
+        "status": lambda v, c, m, n: m.status_label,
+    }
+    column_formatters_export = {"facility_type": lambda v, c, m, n: m.facility_type,
+                                "status": lambda v, c, m, n: m.status}
+    column_extra_row_actions = [
+        EndpointLinkRowAction("fa fa-tachometer-alt", ".overview", _l("Facility page"), id_arg="facility_id"),
+    ]
+    form_columns = ("code", "name", "facility_type", "org_unit", "address", "licence_number", "licence_date",
+                    "licence_issuer", "licence_expires_on", "status", "closed_on")
+    form_choices = {"facility_type": list(FACILITY_TYPES.items()), "status": list(FACILITY_STATUSES.items())}
     form_ajax_refs = {
         "org_unit": ScopedAjaxLoader("org_unit", AdminUnit, lambda scope: scope.unit_clause(AdminUnit),
                                      fields=("code", "search_name"), order_by="sort_name", fold_term=True),
     }
     relation_scopes = {AdminUnit: lambda scope: scope.unit_clause(AdminUnit)}
 
+    def get_query(self):
+        return super().get_query().options(joinedload(Facility.org_unit))
+
+    def require(self, right):
+        if right not in self.rights():
+            abort(403)
+
+    def can_write(self):
+        return "edit" in self.rights()
+
+    # registry form ------------------------------------------------------------------------------------------
+    def edit_form(self, obj=None):
+        """A facility manager changes the address and the licence of their facility, nothing else."""
+        form = super().edit_form(obj)
+        if current_user.role != "admin":
+            for name in [field.name for field in form if field.name not in MANAGER_FIELDS + ("csrf_token",)]:
+                delattr(form, name)
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        if model.status == "closed" and model.closed_on is None:
+            raise ValidationError(_("A closed facility needs the date it closed."))
+        if model.licence_date and model.licence_expires_on and model.licence_expires_on < model.licence_date:
+            raise ValidationError(_("The licence expires before it was issued."))
+        super().on_model_change(form, model, is_created)
+        refresh_facility_flags([model.id])
+
+    # the facility page --------------------------------------------------------------------------------------
+    def _facility(self, facility_id):
+        return self.get_one(str(facility_id))
+
+    def _census_form(self, facility, source=None):
+        """The census form: empty for a new census (today), or prefilled with the census it corrects."""
+        form = CensusForm(formdata=None)
+        form.census_date.data = local_today().isoformat()
+        form.revision.data = str(facility.revision)
+        if source is not None:
+            form.census_date.data = source.census_date.isoformat()
+            form.corrects.data = str(source.id)
+            for line in source.lines:
+                form[f"admissions_{line.modality}"].data = str(line.admissions)
+                form[f"discharges_{line.modality}"].data = str(line.discharges)
+                form[f"count_{line.modality}"].data = str(line.current_count)
+        return form
+
+    def _capacity_form(self, facility):
+        form = CapacityForm(formdata=None)
+        form.effective_from.data = local_today().isoformat()
+        form.revision.data = str(facility.revision)
+        for modality, places in operations.capacity_on(facility, local_today()).items():
+            form[f"places_{modality}"].data = str(places)
+        return form
+
+    def _correcting(self, facility, raw):
+        """The census a correction names: one of this facility's (else 404)."""
+        if not raw:
+            return None
+        try:
+            census_id = int(raw)
+        except (TypeError, ValueError):
+            abort(404)
+        census = db.session.get(Census, census_id)
+        if census is None or census.facility_id != facility.id:
+            abort(404)
+        return census
+
+    def _page(self, facility, census_form=None, capacity_form=None, status=200):
+        today = local_today()
+        capacity = operations.capacity_on(facility, today)
+        latest = operations.latest_census(facility)
+        occupancy = {}
+        if latest is not None:
+            at_census = operations.capacity_on(facility, latest.census_date)
+            for line in latest.lines:
+                places = at_census.get(line.modality)
+                rate = line.current_count * 100 / places if places else None
+                occupancy[line.modality] = {"places": places, "count": line.current_count, "rate": rate,
+                                            "rate_text": percent_text(rate),
+                                            "over": line.current_count > (places or 0)}
+        censuses = db.session.scalars(
+            select(Census).where(Census.facility_id == facility.id)
+            .options(selectinload(Census.lines), joinedload(Census.recorded_by))
+            .order_by(Census.census_date.desc(), Census.id.desc()).limit(HISTORY_LIMIT)).all()
+        corrected_by = dict(db.session.execute(select(Census.corrects_id, Census.id).where(
+            Census.facility_id == facility.id, Census.corrects_id.is_not(None))).all())
+        changes = db.session.scalars(
+            select(CapacityChange).where(CapacityChange.facility_id == facility.id)
+            .options(joinedload(CapacityChange.recorded_by))
+            .order_by(CapacityChange.effective_from.desc(), CapacityChange.id.desc()).limit(HISTORY_LIMIT)).all()
+        can_write = self.can_write() and facility.status != "closed"
+        correcting = None
+        if can_write and census_form is None:
+            correcting = self._correcting(facility, request.args.get("correct"))
+            if correcting is not None and correcting.id in corrected_by:
+                flash(_("This census has already been corrected: correct the latest entry instead."), "warning")
+                correcting = None
+            census_form = self._census_form(facility, correcting)
+        elif census_form is not None and census_form.corrects.data:
+            correcting = self._correcting(facility, census_form.corrects.data)
+        if can_write and capacity_form is None:
+            capacity_form = self._capacity_form(facility)
+        html = self.render(
+            "admin/facility_page.html", facility=facility, capacity=capacity, latest=latest, occupancy=occupancy,
+            flags=open_flags(facility.id), censuses=censuses, corrected_by=corrected_by, changes=changes,
+            census_form=census_form if can_write else None, capacity_form=capacity_form if can_write else None,
+            correcting=correcting, modalities=MODALITIES, units=MODALITY_UNITS, severities=SEVERITIES,
+            status_badges=STATUS_BADGES, day_text=day_text, history_limit=HISTORY_LIMIT,
+            all_flags_url=filtered_list_url("flags", **{"facility.code": facility.code}), today=today,
+            can_edit_registry=self.can_edit, lang=language(), format_local=format_local)
+        return html, status
+
+    @expose("/page/<int:facility_id>")
+    def overview(self, facility_id):
+        self.require("details")
+        return self._page(self._facility(facility_id))
+
+    def _failed(self, facility, exc, census_form=None, capacity_form=None):
+        """Nothing is written; the page comes back with what the user typed and the reason."""
+        db.session.rollback()
+        facility = self._facility(facility.id)
+        flash(str(exc), "error")
+        if isinstance(exc, FacilityConflict):
+            # the page shows the latest figures: entering the same values again is now a deliberate choice
+            for form in (census_form, capacity_form):
+                if form is not None:
+                    form.revision.data = str(facility.revision)
+            return self._page(facility, census_form, capacity_form, status=409)
+        return self._page(facility, census_form, capacity_form, status=422)
+
+    @staticmethod
+    def _revision(form):
+        try:
+            return int(form.revision.data)
+        except (TypeError, ValueError):
+            abort(400)
+
+    @expose("/page/<int:facility_id>/census", methods=("POST",))
+    def census(self, facility_id):
+        self.require("edit")
+        facility = self._facility(facility_id)
+        form = CensusForm()
+        if not form.validate():
+            abort(400)
+        corrects = self._correcting(facility, form.corrects.data)
+        census_date = parse_day(form.census_date.data)
+        try:
+            if census_date is None:
+                raise FacilityError(_("%(field)s: enter a date.", field=_("Census date")))
+            census = operations.record_census(current_user, facility, census_date, census_lines(form),
+                                              expected_revision=self._revision(form), corrects=corrects,
+                                              reason=form.reason.data)
+            open_count = count_open_flags(facility.id)
+            db.session.commit()
+        except FacilityError as exc:
+            return self._failed(facility, exc, census_form=form)
+        if corrects is not None:
+            message = _("The census of %(date)s was corrected. Open flags of this facility now: %(count)s.",
+                        date=day_text(census.census_date), count=open_count)
+        else:
+            message = _("The census of %(date)s was saved. Open flags of this facility now: %(count)s.",
+                        date=day_text(census.census_date), count=open_count)
+        flash(message, "warning" if open_count else "success")
+        return redirect(url_for(".overview", facility_id=facility.id))
+
+    @expose("/page/<int:facility_id>/capacity", methods=("POST",))
+    def capacity(self, facility_id):
+        self.require("edit")
+        facility = self._facility(facility_id)
+        form = CapacityForm()
+        if not form.validate():
+            abort(400)
+        effective_from = parse_day(form.effective_from.data)
+        places = {modality: form[f"places_{modality}"].data for modality in MODALITIES}
+        try:
+            if effective_from is None:
+                raise FacilityError(_("%(field)s: enter a date.", field=_("Effective from")))
+            rows = operations.set_capacity(current_user, facility, places, effective_from, form.note.data,
+                                           expected_revision=self._revision(form))
+            if not rows:
+                db.session.rollback()
+                flash(_("The capacity was already so: nothing changed."), "info")
+                return redirect(url_for(".overview", facility_id=facility.id))
+            open_count = count_open_flags(facility.id)
+            db.session.commit()
+        except FacilityError as exc:
+            return self._failed(facility, exc, capacity_form=form)
+        flash(_("The capacity from %(date)s was saved (%(changes)s change(s)). Open flags of this facility now: "
+                "%(count)s.", date=day_text(effective_from), changes=len(rows), count=open_count),
+              "warning" if open_count else "success")
+        return redirect(url_for(".overview", facility_id=facility.id))
+
+
+# --- staffing conditions ---------------------------------------------------------------------------------------
+
+def _localized(item):
+    if item is None:
+        return ""
+    return item.name_en if language() == "en" else item.name_vi
+
 
 class StaffingConditionView(ScopedModelView):
-    """The staffing conditions of each facility type (Decree 116/2021): data an administrator keeps."""
+    """The staffing conditions of each facility type (Decree 116/2021): data an administrator keeps. A change
+    re-runs the checks of the facilities of that type."""
 
     access = {"admin": ALL_RIGHTS, "data_steward": READ, "training_coordinator": READ, "facility_manager": READ}
     scope_clause = staticmethod(lambda scope: true())
     column_list = ("facility_type", "role_category", "qualification_type", "minimum", "severity", "basis")
+    column_details_list = column_list
+    column_export_list = ("facility_type", "role_category.code", "qualification_type.code", "minimum", "severity",
+                          "basis")
+    column_default_sort = [("facility_type", False), ("id", False)]
+    column_filters = (FilterEqual(StaffingCondition.facility_type, _l("Facility type"),
+                                  options=list(FACILITY_TYPES.items())),
+                      FilterEqual(StaffingCondition.severity, _l("Severity"), options=list(SEVERITIES.items())))
+    column_labels = {
+        "facility_type": _l("Facility type"), "role_category": _l("Role category"),
+        "role_category.code": _l("Role category"), "qualification_type": _l("Required qualification"),
+        "qualification_type.code": _l("Required qualification"), "minimum": _l("At least (people)"),
+        "severity": _l("Severity"), "basis": _l("Legal basis"),
+    }
+    column_descriptions = {
+        "qualification_type": _l("Empty: any active staff member of the role counts."),
+        "severity": _l("An error or a warning on the facility when the condition is not met."),
+    }
+    column_formatters = {
+        "facility_type": lambda v, c, m, n: m.type_label,
+        "role_category": lambda v, c, m, n: _localized(m.role_category),
+        "qualification_type": lambda v, c, m, n: _localized(m.qualification_type),
+        "severity": lambda v, c, m, n: SEVERITIES.get(m.severity, m.severity),
+    }
+    column_formatters_export = {"facility_type": lambda v, c, m, n: m.facility_type,
+                                "severity": lambda v, c, m, n: m.severity}
+    form_columns = ("facility_type", "role_category", "qualification_type", "minimum", "severity", "basis")
+    form_choices = {"facility_type": list(FACILITY_TYPES.items()), "severity": list(SEVERITIES.items())}
+    form_args = {"minimum": {"validators": [NumberRange(min=1, max=1000)]}}
+    relation_scopes = {RoleCategory: lambda scope: true(), QualificationType: lambda scope: true()}
+
+    def get_query(self):
+        return super().get_query().options(joinedload(StaffingCondition.role_category),
+                                           joinedload(StaffingCondition.qualification_type))
+
+    @staticmethod
+    def _recheck(model):
+        """The facilities of the condition's type, and those flagged by it (its type may just have changed)."""
+        ids = set(db.session.scalars(select(Facility.id).where(Facility.facility_type == model.facility_type)))
+        ids |= set(db.session.scalars(select(Flag.facility_id).where(
+            Flag.subject == "facility", Flag.rule == f"F04-{model.id}")))
+        if ids:
+            refresh_facility_flags(sorted(ids))
+
+    def on_model_change(self, form, model, is_created):
+        super().on_model_change(form, model, is_created)
+        self._recheck(model)
+
+    def after_model_delete(self, model):
+        self._recheck(model)
+        db.session.commit()

@@ -21,6 +21,7 @@ from service.extensions import db
 from service.forms.registry import all_forms
 from service.submissions.models import Reminder
 from service.submissions.queries import owed_periods
+from service.validation.models import OPEN_STATUSES, Flag
 from service.validation.queries import count_open, open_flags_for_unit
 
 
@@ -37,21 +38,24 @@ class AttentionItem:
     level: str = "secondary"
 
 
+def _flag_item(flag, label):
+    """An open flag as a link to answer it: red for an error, yellow for a warning, grey once explained."""
+    level = "danger" if flag.severity == "error" else "warning"
+    if flag.status == "explained":
+        label += " " + _("(explained)")
+        level = "secondary"
+    return AttentionItem(label, url_for("flags.details_view", id=flag.id), None, level)
+
+
 def _flag_items(user):
     """The reporter's open flags, each a link to answer it."""
-    items = []
     unit = user.scope_unit
     if unit is None:
-        return items
-    for flag in open_flags_for_unit(unit.id):
-        label = _("%(period)s · %(rule)s: %(message)s", period=flag.period, rule=flag.rule,
-                  message=flag.message(str(get_locale() or "vi")[:2]))
-        level = "danger" if flag.severity == "error" else "warning"
-        if flag.status == "explained":
-            label += " " + _("(explained)")
-            level = "secondary"
-        items.append(AttentionItem(label, url_for("flags.details_view", id=flag.id), None, level))
-    return items
+        return []
+    language = str(get_locale() or "vi")[:2]
+    return [_flag_item(flag, _("%(period)s · %(rule)s: %(message)s", period=flag.period, rule=flag.rule,
+                                message=flag.message(language)))
+            for flag in open_flags_for_unit(unit.id)]
 
 
 def _report_items(user):
@@ -76,13 +80,18 @@ def _report_items(user):
 
 def _steward_items(user):
     scope = Scope(user)
-    errors, warnings = count_open(scope, "error"), count_open(scope, "warning")
+    # error flags of reports hold them back from aggregation; those of facilities and staff are listed apart
+    errors = db.session.scalar(select(func.count()).select_from(Flag).where(
+        Flag.subject == "report", Flag.severity == "error", Flag.status.in_(OPEN_STATUSES),
+        scope.flag_clause(Flag)))
+    warnings = count_open(scope, "warning")
     late = db.session.scalar(select(func.count()).select_from(Reminder).where(
         Reminder.resolved_at.is_(None), scope.units_column_clause(Reminder.org_unit_id)))
     items = []
     if errors:
         items.append(AttentionItem(_("Open error flags (they hold reports back from aggregation)"),
-                                   filtered_list_url("flags", status="open", severity="error"), errors, "danger"))
+                                   filtered_list_url("flags", status="open", severity="error", subject="report"),
+                                   errors, "danger"))
     if warnings:
         items.append(AttentionItem(_("Open warnings to look at"),
                                    filtered_list_url("flags", status="open", severity="warning"), warnings, "warning"))
@@ -114,16 +123,46 @@ def _training_items(user):
     return items
 
 
+def _facility_items(user):
+    """A facility manager's facility page and the open flags of their facility, each a link to answer it."""
+    from admin.facilities import open_flags
+
+    facility = user.facility
+    if facility is None:
+        return []
+    items = [AttentionItem(_("Your facility: %(name)s (capacity, census and checks)", name=facility.name),
+                         url_for("facilities.overview", facility_id=facility.id), None, "secondary")]
+    language = str(get_locale() or "vi")[:2]
+    items += [_flag_item(flag, _("%(rule)s: %(message)s", rule=flag.rule, message=flag.message(language)))
+              for flag in open_flags(facility.id)]
+    return items
+
+
+def _facility_oversight_items(user):
+    """For stewards and administrators: the open flags of the facilities in scope, and the capacity report."""
+    scope = Scope(user)
+    count = db.session.scalar(select(func.count()).select_from(Flag).where(
+        Flag.subject == "facility", Flag.status == "open", scope.flag_clause(Flag)))
+    items = []
+    if count:
+        items.append(AttentionItem(_("Flags of the facilities in your scope"),
+                                   filtered_list_url("flags", subject="facility", status="open"), count, "warning"))
+    items.append(AttentionItem(_("Capacity and occupancy of the facilities"), url_for("capacity_report.index"), None))
+    return items
+
+
 def attention_items(user):
     """What needs this user's attention on their home page, per role. Each area adds its items here
     (open flags for stewards, expiring certificates for coordinators, capacity checks for managers…)."""
     if user.role == "commune_reporter":
         return _flag_items(user) + _report_items(user)
     if user.role == "admin":
-        return _steward_items(user) + _training_items(user)
+        return _steward_items(user) + _facility_oversight_items(user) + _training_items(user)
     if user.role == "data_steward":
-        return _steward_items(user)
-    if user.role in ("training_coordinator", "facility_manager"):
+        return _steward_items(user) + _facility_oversight_items(user)
+    if user.role == "facility_manager":
+        return _facility_items(user) + _training_items(user)
+    if user.role == "training_coordinator":
         return _training_items(user)
     return []
 

@@ -17,7 +17,6 @@ from flask_admin.babel import gettext as admin_gettext
 from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, DateBetweenFilter, FilterEqual, IntEqualFilter
 from flask_admin.model.template import EndpointLinkRowAction
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -28,7 +27,9 @@ from wtforms import StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from admin.base import ALL_RIGHTS, READ, ScopedAjaxLoader, ScopedModelView, SecureView, current_scope
+from admin.formats import day_formatter, day_text, language, percent_text, requested_day
 from service.accounts.scope import Scope
+from service.common.export import neutralise
 from service.common.text import fold
 from service.common.time import format_local, local_today
 from service.extensions import db
@@ -95,9 +96,6 @@ def everything(scope):
 
 # --- small helpers -----------------------------------------------------------------------------------------
 
-def language():
-    return str(get_locale() or "vi")[:2]
-
 
 def localized(item):
     """The name of a role category or a qualification type in the interface language."""
@@ -111,34 +109,9 @@ def lower_first(text):
     return text[:1].lower() + text[1:]
 
 
-def percent_text(value, exact=False):
-    """50.0 → "50,0 %" in Vietnamese, "50.0 %" in English (exact: 80 → "80 %"); "—" when nobody is counted."""
-    if value is None:
-        return "—"
-    text = f"{value:g}" if exact else f"{value:.1f}"
-    return (text.replace(".", ",") if language() == "vi" else text) + " %"
 
 
-def day_text(value):
-    return value.strftime("%d/%m/%Y") if value else ""
 
-
-def _day_formatter(view, value, name=None):
-    return day_text(value)
-
-
-def csv_safe(value):
-    """A text cell a spreadsheet would read as a formula (= + - @, tab, carriage return) gets a leading quote."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def parse_day(raw, default):
-    try:
-        return date.fromisoformat(raw) if raw else default
-    except ValueError:
-        return None
 
 
 class LazyOptions:
@@ -235,7 +208,7 @@ class RevokedFilter(BaseSQLAFilter):
 # --- base view ---------------------------------------------------------------------------------------------
 
 class TrainingModelView(ScopedModelView):
-    column_type_formatters = {**ScopedModelView.column_type_formatters, date: _day_formatter}
+    column_type_formatters = {**ScopedModelView.column_type_formatters, date: day_formatter}
     column_type_formatters_detail = column_type_formatters
 
     def require(self, right):
@@ -243,7 +216,7 @@ class TrainingModelView(ScopedModelView):
             abort(403)
 
     def get_export_value(self, model, name):
-        return csv_safe(super().get_export_value(model, name))
+        return neutralise(super().get_export_value(model, name))
 
     def render(self, template, **kwargs):
         kwargs.setdefault("day_text", day_text)
@@ -976,12 +949,7 @@ class AttainmentView(SecureView):
     access = {role: {"list"} for role in ("admin", "training_coordinator", "data_steward", "facility_manager")}
 
     def _date(self):
-        raw = request.args.get("on")
-        on_date = parse_day(raw, local_today())
-        if on_date is None:
-            flash(_("%(value)s is not a date; showing today.", value=raw), "warning")
-            on_date = local_today()
-        return on_date
+        return requested_day()
 
     def _plan(self):
         raw = request.args.get("plan") or ""
@@ -1023,7 +991,7 @@ class AttainmentView(SecureView):
         for row in attainment_rows(current_scope(), on_date, plan_id):
             target, result = row.target, row.result
             unit = result.unit
-            rows.append([csv_safe(value) for value in (
+            rows.append([neutralise(value) for value in (
                 target.plan.code, getattr(unit, "code", ""), getattr(unit, "name", ""),
                 localized(target.role_category), str(METRICS.get(target.metric, target.metric)),
                 str(_topic_label(target.topic)), result.target_percent, target.deadline.isoformat(),

@@ -1,8 +1,11 @@
 """Validation in the admin: the flag list (filters, bulk accept), a flag's page (explain, accept, reopen),
 the list of runs, a run's report and its Great Expectations Data Docs."""
-from flask import abort, flash, redirect, request, url_for
+from datetime import date
+
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -12,10 +15,14 @@ from sqlalchemy import select, true
 
 from admin.base import READ, ScopedModelView, current_scope
 from service.extensions import db
+from service.facilities.consistency import COLUMN_LABELS as CENSUS_COLUMN_LABELS
+from service.facilities.models import MODALITIES
 from service.forms.registry import get_form
 from service.validation import operations, queries
 from service.validation.docs import unpack
 from service.validation.models import SEVERITIES, Flag, ValidationRun
+
+SUBJECTS = {"report": _l("commune report"), "facility": _l("facility"), "staff": _l("staff member")}
 
 DERIVED_LABELS = {
     "modalities_sum": _l("sum of the modalities"),
@@ -28,7 +35,21 @@ DERIVED_LABELS = {
     "invalid_choices": _l("values outside their lists"),
     "staff_code": _l("Staff code"),
     "expires_on": _l("Expires on"),
+    # facility checks
+    "modality": _l("Modality"),
+    "census_date": _l("Census date"),
+    "capacity": _l("Capacity"),
+    "current_count": _l("Current count"),
+    "max_age_days": _l("Census older than (days)"),
+    "licence_number": _l("Licence number"),
+    "licence_expires_on": _l("Licence expires on"),
+    "role": _l("Role category"),
+    "qualification": _l("Required qualification"),
+    "required": _l("Required (people)"),
+    "present": _l("Present (people)"),
 }
+DERIVED_LABELS.update(CENSUS_COLUMN_LABELS)
+DATE_VALUES = ("census_date", "licence_expires_on", "expires_on")
 
 
 def observed_label(form, code):
@@ -41,29 +62,73 @@ def observed_label(form, code):
     return item.label if item else str(DERIVED_LABELS.get(code, code))
 
 
+def _reference_names(kind):
+    """code → name of the role categories or qualification types (read once per request)."""
+    from service.training.models import QualificationType, RoleCategory
+
+    key = f"observed_{kind}_names"
+    if key not in g:
+        model = RoleCategory if kind == "role" else QualificationType
+        english = str(get_locale() or "vi")[:2] == "en"
+        setattr(g, key, {item.code: item.name_en if english else item.name_vi
+                         for item in db.session.scalars(select(model))})
+    return g.get(key)
+
+
+def _observed_value(code, value):
+    """A value as a reader says it: a modality by its name, a date as dd/mm/yyyy."""
+    if code == "modality":
+        return MODALITIES.get(value, value)
+    if code in ("role", "qualification"):
+        return _reference_names(code).get(value, value)
+    if code in DATE_VALUES and isinstance(value, str):
+        try:
+            return date.fromisoformat(value).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    return value
+
+
 def _observed(flag):
     form = get_form(flag.form_code) if flag.form_code else None
     parts = []
     for code, value in (flag.observed or {}).items():
         if code.endswith("_jump") or code.endswith("_conflict") or code == "facility_treatment_without_facility":
             continue  # the 0/1 verdict itself; the values it was computed from are shown
-        shown = "—" if value is None else value
+        shown = "—" if value is None else _observed_value(code, value)
         parts.append(f"<span class='text-nowrap'>{escape(observed_label(form, code))}: "
                      f"<strong>{escape(shown)}</strong></span>")
     return Markup("<br>".join(parts))
 
 
+def _facility_link(flag):
+    """The facility of a flag, linked to its page (the facility view keeps its own scope)."""
+    if flag.facility is None:
+        return ""
+    from admin.facilities import FacilityView
+
+    if current_user.role not in FacilityView.access:
+        return f"{flag.facility.code} – {flag.facility.name}"
+    url = url_for("facilities.overview", facility_id=flag.facility_id)
+    return Markup(f"<a href='{escape(url)}'>{escape(flag.facility.code)} – {escape(flag.facility.name)}</a>")
+
+
 class FlagView(ScopedModelView):
-    access = {"admin": READ | {"edit"}, "data_steward": READ | {"edit"}, "commune_reporter": {"list", "details"}}
-    scope_clause = staticmethod(lambda scope: scope.units_column_clause(Flag.org_unit_id))
+    access = {"admin": READ | {"edit"}, "data_steward": READ | {"edit"}, "commune_reporter": {"list", "details"},
+              "facility_manager": {"list", "details"}}
+    scope_clause = staticmethod(lambda scope: scope.flag_clause(Flag))
     details_template = "admin/flag_details.html"
-    column_list = ("period", "org_unit", "rule", "severity", "status", "message_vi", "observed", "updated_at")
-    column_details_list = ("period", "form_code", "org_unit", "rule", "severity", "status", "message_vi", "observed",
-                           "opened_at", "updated_at", "explanation", "explained_by", "explained_at",
-                           "accepted_reason", "accepted_by", "accepted_at", "resolved_at", "submission")
-    column_export_list = ("period", "form_code", "org_unit.code", "org_unit.name", "rule", "severity", "status",
-                          "message_vi", "observed", "opened_at", "explanation", "accepted_reason", "resolved_at")
+    column_list = ("period", "org_unit", "facility", "rule", "severity", "status", "message_vi", "observed",
+                   "updated_at")
+    column_details_list = ("subject", "period", "form_code", "org_unit", "facility", "rule", "severity", "status",
+                           "message_vi", "observed", "opened_at", "updated_at", "explanation", "explained_by",
+                           "explained_at", "accepted_reason", "accepted_by", "accepted_at", "resolved_at",
+                           "submission")
+    column_export_list = ("subject", "period", "form_code", "org_unit.code", "org_unit.name", "facility.code",
+                          "facility.name", "rule", "severity", "status", "message_vi", "observed", "opened_at",
+                          "explanation", "accepted_reason", "resolved_at")
     column_filters = ("period", "rule", "severity", "status", "form_code", "org_unit.code", "org_unit.name",
+                      FilterEqual(Flag.subject, _l("Subject"), options=list(SUBJECTS.items())), "facility.code",
                       "opened_at")
     column_default_sort = [("updated_at", True)]
     column_labels = {
@@ -73,7 +138,8 @@ class FlagView(ScopedModelView):
         "explained_by": _l("Explained by"), "explained_at": _l("Explained at"),
         "accepted_reason": _l("Justification"), "accepted_by": _l("Accepted by"), "accepted_at": _l("Accepted at"),
         "resolved_at": _l("Resolved at"), "submission": _l("Report version"), "org_unit.code": _l("Unit code"),
-        "org_unit.name": _l("Commune"),
+        "org_unit.name": _l("Commune"), "subject": _l("Subject"), "facility": _l("Facility"),
+        "facility.code": _l("Facility code"), "facility.name": _l("Facility"),
     }
     column_formatters = {
         "observed": lambda v, c, m, n: _observed(m),
@@ -81,15 +147,21 @@ class FlagView(ScopedModelView):
             f"<span class='badge badge-{'danger' if m.severity == 'error' else 'warning'}'>"
             f"{escape(m.severity_label)}</span>"),
         "status": lambda v, c, m, n: m.status_label,
+        "subject": lambda v, c, m, n: SUBJECTS.get(m.subject, m.subject),
+        "facility": lambda v, c, m, n: _facility_link(m),
         "message_vi": lambda v, c, m, n: m.message(str(get_locale() or "vi")[:2]),
     }
     column_formatters_export = {"observed": lambda v, c, m, n: m.observed, "status": lambda v, c, m, n: m.status,
                                 "severity": lambda v, c, m, n: m.severity}
 
+    def is_action_allowed(self, name):
+        """Bulk actions (accepting) are for those who may change flags."""
+        return "edit" in self.rights() and super().is_action_allowed(name)
+
     def get_query(self):
         from sqlalchemy.orm import joinedload
 
-        return super().get_query().options(joinedload(Flag.org_unit))
+        return super().get_query().options(joinedload(Flag.org_unit), joinedload(Flag.facility))
 
     def _flag(self, flag_id):
         return self.get_one(str(flag_id))
