@@ -126,6 +126,7 @@ def _register_auth(app):
 
 
 def _register_blueprints(app):
+    import service.facilities.api  # noqa: F401  (adds its routes to the API blueprint before it is registered)
     from service.api import bp as api_bp
     from service.i18n import bp as i18n_bp
 
@@ -137,10 +138,11 @@ def _register_blueprints(app):
 def _register_cli(app):
     from service.accounts.cli import users_cli
     from service.demo.cli import demo_cli, serve_command
+    from service.facilities.cli import facilities_cli
     from service.scheduler import scheduler_cli
     from service.units.cli import units_cli
     from service.validation.cli import validate_cli
 
-    for group in (units_cli, users_cli, demo_cli, scheduler_cli, validate_cli):
+    for group in (units_cli, users_cli, demo_cli, scheduler_cli, validate_cli, facilities_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve_command)

@@ -7,6 +7,7 @@ import functools
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from service.accounts.operations import user_for_token
@@ -95,7 +96,8 @@ def paginate(select_query, schema):
         per_page = min(current_app.config["API_PER_PAGE_MAX"], max(1, int(request.args.get("per_page", 50))))
     except ValueError:
         raise ApiError(400, "bad_request", _("page and per_page must be whole numbers.")) from None
-    total = db.session.scalar(select_query.with_only_columns(db.func.count()).order_by(None))
+    # counted over the query as a subquery: with_only_columns(count()) would lose the FROM of an unfiltered query
+    total = db.session.scalar(select(db.func.count()).select_from(select_query.order_by(None).subquery()))
     items = db.session.scalars(select_query.limit(per_page).offset((page - 1) * per_page)).all()
     return {"items": schema.dump(items, many=True), "total": total, "page": page, "per_page": per_page}
 

@@ -5,14 +5,13 @@ Windows-1258); then every row is checked and errors are listed by row and column
 written unless the whole file is clean. Templates are XLSX with a header of column codes.
 """
 import io
-import unicodedata
-from datetime import date, datetime
 
 from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import select
 
+from service.common.cells import cell_date, cell_text
 from service.common.text import fold
 from service.extensions import db
 from service.facilities.models import Facility
@@ -59,37 +58,17 @@ def template(kind):
     return output.getvalue()
 
 
-def _text(value):
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return unicodedata.normalize("NFC", str(value)).strip()
 
 
-def _date(value):
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = _text(value)
-    for pattern in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise ValueError(_("«%(value)s» is not a date (dd/mm/yyyy).", value=text))
 
 
 def _score(value):
     if value in (None, ""):
         return None
     try:
-        number = float(_text(value).replace(",", "."))
+        number = float(cell_text(value).replace(",", "."))
     except ValueError:
-        raise ValueError(_("«%(value)s» is not a score.", value=_text(value))) from None
+        raise ValueError(_("«%(value)s» is not a score.", value=cell_text(value))) from None
     if not 0 <= number <= 100:
         raise ValueError(_("A score is between 0 and 100."))
     return number
@@ -104,7 +83,7 @@ def read_rows(kind, data):
     if not table:
         raise TrainingImportError([{"row": None, "column": None, "message": _("The file is empty.")}])
     header_row, header = table[0]
-    codes = [_text(cell).lower() for cell in header]
+    codes = [cell_text(cell).lower() for cell in header]
     errors = [{"row": header_row, "column": code, "message": _("unknown column %(name)s.", name=code)}
               for code in codes if code and code not in KINDS[kind]]
     errors += [{"row": header_row, "column": code, "message": _("missing column %(name)s.", name=code)}
@@ -124,37 +103,37 @@ def import_staff(scope, data):
         def error(column, message, number=number):
             errors.append({"row": number, "column": column, "message": message})
 
-        code = _text(raw.get("staff_code"))
+        code = cell_text(raw.get("staff_code"))
         for column in sorted(REQUIRED["staff"]):
-            if not _text(raw.get(column)):
+            if not cell_text(raw.get(column)):
                 error(column, _("required"))
         if code in seen:
             error("staff_code", _("staff code %(code)s repeats row %(row)s.", code=code, row=seen[code]))
         seen.setdefault(code, number)
-        sex = SEX_WORDS.get(_text(raw.get("sex")).lower())
-        if _text(raw.get("sex")) and sex is None:
-            error("sex", _("«%(value)s» is not nữ / nam (F / M).", value=_text(raw.get("sex"))))
-        role = roles.get(_text(raw.get("role")))
-        if _text(raw.get("role")) and role is None:
-            error("role", _("unknown role category %(code)s.", code=_text(raw.get("role"))))
+        sex = SEX_WORDS.get(cell_text(raw.get("sex")).lower())
+        if cell_text(raw.get("sex")) and sex is None:
+            error("sex", _("«%(value)s» is not nữ / nam (F / M).", value=cell_text(raw.get("sex"))))
+        role = roles.get(cell_text(raw.get("role")))
+        if cell_text(raw.get("role")) and role is None:
+            error("role", _("unknown role category %(code)s.", code=cell_text(raw.get("role"))))
         unit = None
-        if _text(raw.get("unit_code")):
-            unit = db.session.scalars(select(AdminUnit).where(AdminUnit.code == _text(raw.get("unit_code")))
+        if cell_text(raw.get("unit_code")):
+            unit = db.session.scalars(select(AdminUnit).where(AdminUnit.code == cell_text(raw.get("unit_code")))
                                       .order_by(AdminUnit.edition.desc())).first()
             if unit is None:
-                error("unit_code", _("unknown unit code %(code)s.", code=_text(raw.get("unit_code"))))
+                error("unit_code", _("unknown unit code %(code)s.", code=cell_text(raw.get("unit_code"))))
             elif not scope.contains_unit(unit):
                 error("unit_code", _("unit %(code)s is outside your scope.", code=unit.code))
         facility = None
-        if _text(raw.get("facility_code")):
-            facility = db.session.scalar(select(Facility).where(Facility.code == _text(raw.get("facility_code"))))
+        if cell_text(raw.get("facility_code")):
+            facility = db.session.scalar(select(Facility).where(Facility.code == cell_text(raw.get("facility_code"))))
             if facility is None or not scope.contains_facility(facility):
                 error("facility_code", _("unknown facility %(code)s (or outside your scope).",
-                                         code=_text(raw.get("facility_code"))))
+                                         code=cell_text(raw.get("facility_code"))))
         dates = {}
         for column in ("date_of_birth", "start_date", "end_date"):
             try:
-                dates[column] = _date(raw.get(column))
+                dates[column] = cell_date(raw.get(column))
             except ValueError as exc:
                 error(column, str(exc))
         existing = db.session.scalar(select(StaffMember).where(StaffMember.staff_code == code)) if code else None
@@ -166,14 +145,14 @@ def import_staff(scope, data):
     created = updated = 0
     for existing, code, raw, sex, role, unit, facility, dates in clean:
         if existing is None:
-            person = operations.create_staff(code, _text(raw.get("full_name")), role, unit, sex,
-                                             dates.get("date_of_birth"), facility, _text(raw.get("position")),
+            person = operations.create_staff(code, cell_text(raw.get("full_name")), role, unit, sex,
+                                             dates.get("date_of_birth"), facility, cell_text(raw.get("position")),
                                              dates.get("start_date"))
             created += 1
         else:
             person = existing
-            person.full_name, person.role_category, person.org_unit = _text(raw.get("full_name")), role, unit
-            person.sex, person.facility, person.position = sex, facility, _text(raw.get("position"))
+            person.full_name, person.role_category, person.org_unit = cell_text(raw.get("full_name")), role, unit
+            person.sex, person.facility, person.position = sex, facility, cell_text(raw.get("position"))
             person.date_of_birth = dates.get("date_of_birth") or person.date_of_birth
             person.start_date = dates.get("start_date") or person.start_date
             person.search_name = fold(person.full_name)
@@ -197,15 +176,16 @@ def import_attendance(scope, training_class, data):
     rows = read_rows("attendance", data)
     errors, clean = [], []
     for number, raw in rows:
-        code = _text(raw.get("staff_code"))
+        code = cell_text(raw.get("staff_code"))
         person = _staff_by_code(scope, code) if code else None
         if person is None:
             errors.append({"row": number, "column": "staff_code",
                            "message": _("no person with staff code %(code)s in your scope.", code=code)})
-        status = STATUS_WORDS.get(_text(raw.get("status")).lower())
+        status = STATUS_WORDS.get(cell_text(raw.get("status")).lower())
         if status is None:
             errors.append({"row": number, "column": "status", "message": _(
-                "«%(value)s» is not one of: registered, attended, completed, failed.", value=_text(raw.get("status")))})
+                "«%(value)s» is not one of: registered, attended, completed, failed.",
+                value=cell_text(raw.get("status")))})
         scores = []
         for column in ("pre_score", "post_score"):
             try:
@@ -234,23 +214,23 @@ def import_certificates(scope, data):
     courses = {course.code: course for course in db.session.scalars(select(Course))}
     errors, clean, numbers = [], [], {}
     for number, raw in rows:
-        code = _text(raw.get("staff_code"))
+        code = cell_text(raw.get("staff_code"))
         person = _staff_by_code(scope, code) if code else None
         if person is None:
             errors.append({"row": number, "column": "staff_code",
                            "message": _("no person with staff code %(code)s in your scope.", code=code)})
-        course = courses.get(_text(raw.get("course_code")))
+        course = courses.get(cell_text(raw.get("course_code")))
         if course is None or not course.certifies:
             errors.append({"row": number, "column": "course_code", "message": _(
-                "«%(value)s» is not a course that certifies.", value=_text(raw.get("course_code")))})
+                "«%(value)s» is not a course that certifies.", value=cell_text(raw.get("course_code")))})
         try:
-            issued_on = _date(raw.get("issued_on"))
+            issued_on = cell_date(raw.get("issued_on"))
             if issued_on is None:
                 raise ValueError(_("required"))
         except ValueError as exc:
             errors.append({"row": number, "column": "issued_on", "message": str(exc)})
             issued_on = None
-        issuer, cert_number = _text(raw.get("issuer")), _text(raw.get("number"))
+        issuer, cert_number = cell_text(raw.get("issuer")), cell_text(raw.get("number"))
         if not issuer:
             errors.append({"row": number, "column": "issuer", "message": _("required")})
         if cert_number:
