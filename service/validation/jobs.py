@@ -4,6 +4,10 @@ Each invocation first reaps runs that died (heartbeat lost: marked failed, slot 
 (`validate_new:<5-minute bucket>`, `nightly:<date>`): a second scheduler process, or a second tick of the same
 slot, finds the slot taken and does nothing. A nightly slot whose run failed is free again, and the next
 frequent tick after the nightly hour runs it (catch-up), so a crash never leaves a night unvalidated.
+
+A run of the commune report form also compares each period's reports with the facility census per province
+(rules X01, X02; service/facilities/consistency.py). New reports bring that comparison up to date within minutes;
+a census entered or corrected later is taken into account by the nightly revalidation of the open periods.
 """
 from datetime import date
 

@@ -115,6 +115,9 @@ class Flag(db.Model):
               sqlite_where=text("subject = 'facility'"), postgresql_where=text("subject = 'facility'")),
         Index("uq_flag_staff_rule", "staff_id", "rule", unique=True,
               sqlite_where=text("subject = 'staff'"), postgresql_where=text("subject = 'staff'")),
+        # and per rule per province and (form, period): the comparison with the facility census
+        Index("uq_flag_province_rule", "org_unit_id", "form_code", "period", "rule", unique=True,
+              sqlite_where=text("subject = 'province'"), postgresql_where=text("subject = 'province'")),
         CheckConstraint("status IN ('open', 'explained', 'resolved', 'accepted')", name="status"),
         CheckConstraint("severity IN ('error', 'warning')", name="severity"),
         Index("ix_flag_status_severity", "status", "severity"),
@@ -122,7 +125,7 @@ class Flag(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject: Mapped[str] = mapped_column(String(12), default="report")  # report, facility, staff
+    subject: Mapped[str] = mapped_column(String(12), default="report")  # report, facility, staff, province
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"), index=True)
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_member.id"), index=True)

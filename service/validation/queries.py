@@ -63,8 +63,15 @@ def run_report(run, scope):
     rules = []
     for result in results:
         definition = find_rule(run.form_code, result.rule)
+        failed = by_rule.get(result.rule, 0)
+        if definition is None:  # a province-level rule (census consistency): no report failures, province flags
+            definition = find_rule("facility_census", result.rule)
+            failed = result.failed if scope.national else db.session.scalar(
+                select(func.count()).select_from(Flag).where(
+                    Flag.subject == "province", Flag.rule == result.rule, Flag.period.in_(run.periods or []),
+                    Flag.status.in_(OPEN_STATUSES), scope.units_column_clause(Flag.org_unit_id)))
         rules.append({"rule": result.rule, "severity": result.severity, "evaluated": result.evaluated,
-                      "failed": by_rule.get(result.rule, 0), "previous": before_by_rule.get(result.rule),
+                      "failed": failed, "previous": before_by_rule.get(result.rule),
                       "message": definition.message_vi if definition else ""})
     parent = func.coalesce(AdminUnit.district_id, AdminUnit.province_id)
     by_area_rows = db.session.execute(select(parent, func.count(), func.count(func.distinct(RunFailure.submission_id)))

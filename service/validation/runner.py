@@ -5,6 +5,11 @@ One GX context per process (ephemeral, progress bars off); the suites of a form 
 ExpectationSuite for one `validate` call per batch. Results are COMPLETE with the submission id as the index
 column, so every failing report is identified, never a sample. Derived columns come from derive.py (joins and
 history computed before GX), which keeps every expectation a cheap column or column-pair check.
+
+Runs of the commune report form also check the external consistency with the facility census: after a period's
+reports, the period's province rows (service/facilities/consistency.py) are validated with the suite
+expectations/facility_census.external.json in the same run and the same GX context, with the province id as the
+index column; failures become warning flags on the provinces.
 """
 import gc
 import time
@@ -15,6 +20,7 @@ import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from service.extensions import db
+from service.facilities import consistency
 from service.validation.derive import FORM_OPS, derive
 from service.validation.evaluator import Verdict, observed
 from service.validation.suites import derived_specs, rules_for, suite_hashes, suites_for
@@ -42,6 +48,26 @@ def gx_suite(form_code):
         expectations = [dict(item) for suite in suites_for(form_code) for item in suite.document["expectations"]]
         _STATE[key] = gx.ExpectationSuite(name=f"{form_code}.all", expectations=expectations)
     return _STATE[key]
+
+
+def gx_province_suite():
+    """The census-comparison suites as one GX ExpectationSuite, with the tolerance in force (cached per content
+    hash and tolerance)."""
+    expectations = consistency.expectations()
+    key = ("suite", consistency.SUITE_FORM, tuple(sorted(suite_hashes(consistency.SUITE_FORM).items())),
+           tuple(repr(item["kwargs"]) for item in expectations))
+    if key not in _STATE:
+        _STATE[key] = gx.ExpectationSuite(name=f"{consistency.SUITE_FORM}.all",
+                                          expectations=[dict(item) for item in expectations])
+    return _STATE[key]
+
+
+def run_suite_hashes(form_code):
+    """The hashes of every suite a run of this form uses (the census comparison's too for the report form)."""
+    hashes = dict(suite_hashes(form_code))
+    if consistency.applies(form_code):
+        hashes.update(suite_hashes(consistency.SUITE_FORM))
+    return hashes
 
 
 @dataclass
@@ -104,13 +130,28 @@ def validate_contexts(form, contexts):
     return BatchResult(rows, failures, counts, result, timings)
 
 
+def count_rules(run, rule_counts, severities):
+    """Add a batch's (evaluated, failed) per rule to the run's rule results."""
+    from service.validation.models import RunRuleResult
+
+    for rule, (evaluated, failed) in rule_counts.items():
+        existing = db.session.execute(db.select(RunRuleResult).where(RunRuleResult.run_id == run.id,
+                                                                     RunRuleResult.rule == rule)).scalar_one_or_none()
+        if existing is None:
+            db.session.add(RunRuleResult(run_id=run.id, rule=rule, severity=severities[rule], evaluated=evaluated,
+                                         failed=failed))
+        else:
+            existing.evaluated += evaluated
+            existing.failed += failed
+
+
 def validate_period(form, period, run):
     """Validate every current report of one (form, period) in `run`: flags follow, failures are kept."""
     from sqlalchemy import insert, update
 
     from service.submissions.models import Submission
     from service.validation.context import contexts_for_period
-    from service.validation.models import RunFailure, RunRuleResult
+    from service.validation.models import RunFailure
     from service.validation.operations import apply_verdicts, report_flags
 
     contexts = contexts_for_period(form, period)
@@ -119,16 +160,7 @@ def validate_period(form, period, run):
     reports = {sid: (unit_of[sid], batch.failures.get(sid, [])) for sid in unit_of}
     opened, closed = apply_verdicts(form.code, period.code, reports, run=run,
                                     existing=report_flags(form.code, period.code))
-    for rule, (evaluated, failed) in batch.rule_counts.items():
-        existing = db.session.execute(db.select(RunRuleResult).where(RunRuleResult.run_id == run.id,
-                                                                     RunRuleResult.rule == rule)).scalar_one_or_none()
-        severity = next(r.severity for r in rules_for(form.code) if r.rule == rule)
-        if existing is None:
-            db.session.add(RunRuleResult(run_id=run.id, rule=rule, severity=severity, evaluated=evaluated,
-                                         failed=failed))
-        else:
-            existing.evaluated += evaluated
-            existing.failed += failed
+    count_rules(run, batch.rule_counts, {rule.rule: rule.severity for rule in rules_for(form.code)})
     failure_rows = [{"run_id": run.id, "submission_id": sid, "org_unit_id": unit_of[sid], "rule": verdict.rule,
                      "severity": verdict.severity}
                     for sid, verdicts in batch.failures.items() for verdict in verdicts]
@@ -147,13 +179,58 @@ def validate_period(form, period, run):
     return batch
 
 
+def validate_province_rows(rows):
+    """Validate province rows with GX; (province id → [Verdict], rule → (evaluated, failed), GX result)."""
+    rules = {rule.rule: rule for rule in consistency.rules()}
+    failures, counts, result = {}, {}, None
+    if not rows:
+        return failures, counts, result
+    by_id = {row[consistency.INDEX_COLUMN]: row for row in rows}
+    df = pd.DataFrame.from_records(rows)
+    for column in consistency.NUMERIC_COLUMNS:
+        if column in df.columns:
+            df[column] = pd.to_numeric(df[column], errors="coerce")
+    batch = _gx().get_batch(batch_parameters={"dataframe": df})
+    result = batch.validate(gx_province_suite(), result_format={
+        "result_format": "COMPLETE", "unexpected_index_column_names": [consistency.INDEX_COLUMN]})
+    for item in result.results:
+        rule = rules[item.expectation_config.meta["rule"]]
+        unexpected = item.result.get("unexpected_index_list") or []
+        ids = {int(entry[consistency.INDEX_COLUMN]) for entry in unexpected}
+        if not item.success and not ids and item.result.get("unexpected_count"):
+            raise RuntimeError(f"GX gave no province ids for failing rule {rule.rule}")
+        counts[rule.rule] = (len(rows), len(ids))
+        for province_id in sorted(ids):
+            failures.setdefault(province_id, []).append(
+                Verdict(rule.rule, rule.severity, rule.message_vi, rule.message_en, observed(rule, by_id[province_id])))
+    return failures, counts, result
+
+
+def validate_provinces(form, period, run):
+    """Compare the period's reports with the facility census per province in `run`: rule results counted in the
+    run, province flags opened, updated, reopened or resolved. Returns the BatchResult (keyed by province id)."""
+    started = time.perf_counter()
+    rows = consistency.province_rows(form.code, period)
+    timings = {"derive": time.perf_counter() - started}
+    started = time.perf_counter()
+    failures, counts, result = validate_province_rows(rows)
+    timings["gx"] = time.perf_counter() - started
+    opened, closed = consistency.sync_province_flags(form.code, period.code, failures, run=run)
+    count_rules(run, counts, {rule.rule: rule.severity for rule in consistency.rules()})
+    run.flags_opened += opened
+    run.flags_closed += closed
+    db.session.flush()
+    return BatchResult({row[consistency.INDEX_COLUMN]: row for row in rows}, failures, counts, result, timings)
+
+
 def run_validation(form, periods, trigger, slot=None, data_docs=True):
     """A whole run: start it in its slot (None if taken), validate each period (committing and beating the
     heart between periods), keep the Data Docs, finish. A failure marks the run failed, never passed."""
     from service.validation import operations
 
     run = operations.start_run(trigger, form.code, [p.code for p in periods], slot=slot,
-                               suite_hashes=suite_hashes(form.code))
+                               suite_hashes=run_suite_hashes(form.code))
+    with_census = consistency.applies(form.code)
     if run is None:
         db.session.rollback()
         return None
@@ -162,10 +239,13 @@ def run_validation(form, periods, trigger, slot=None, data_docs=True):
     try:
         for period in periods:
             batch = validate_period(form, period, run)
+            provinces = validate_provinces(form, period, run) if with_census else None
             operations.heartbeat(run)
             db.session.commit()
             if data_docs and batch.gx_result is not None:
                 pages[period.code] = batch.gx_result
+            if data_docs and provinces is not None and provinces.gx_result is not None:
+                pages[f"{period.code}:{consistency.SUITE_FORM}"] = provinces.gx_result
         if data_docs and pages:
             from service.validation.docs import pack
 
