@@ -4,6 +4,7 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
 from admin.accounts import AuditLogView, UserView
+from admin.aggregation import ApprovalView, DashboardView, PeriodReportView
 from admin.facilities import FacilityView, StaffingConditionView
 from admin.facility_import import FacilityImportView
 from admin.facility_report import CapacityReportView
@@ -53,6 +54,7 @@ def init_admin(app):
         index_view=HomeView(name=_l("Home"), url="/admin"),
         csp_nonce_generator=csp_nonce,
     )
+    admin.add_view(DashboardView(name=_l("Dashboard"), endpoint="dashboard", url="/admin/dashboard"))
     reports = _l("Commune reports")
     admin.add_view(ReportEntryView(name=_l("Enter a report"), category=reports, endpoint="report_entry",
                                    url="/admin/report"))
@@ -62,6 +64,10 @@ def init_admin(app):
     admin.add_view(CompletenessView(name=_l("Completeness and timeliness"), category=reports,
                                     endpoint="completeness"))
     admin.add_view(ReminderView(Reminder, name=_l("Late communes"), category=reports, endpoint="reminders"))
+    admin.add_view(ApprovalView(name=_l("Approval of periods"), category=reports, endpoint="approvals",
+                                url="/admin/approvals"))
+    admin.add_view(PeriodReportView(name=_l("Periodic report"), category=reports, endpoint="period_report",
+                                    url="/admin/period-report"))
     training = _l("Training")
     admin.add_view(StaffView(StaffMember, name=_l("Staff roster"), category=training, endpoint="staff"))
     admin.add_view(QualificationView(Qualification, name=_l("Qualifications"), category=training,

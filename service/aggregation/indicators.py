@@ -1,0 +1,73 @@
+"""Programme indicators as data (service/aggregation/indicators.json): a numerator and a denominator over the
+aggregated values of a form, and the commune counts they may use. Read once per process."""
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from flask_babel import get_locale
+
+DEFINITIONS = Path(__file__).with_name("indicators.json")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    names: tuple  # (vi, en)
+    numerator: tuple
+    denominator: tuple
+    unit: str = "percent"
+
+    @property
+    def name(self):
+        return self.names[1] if str(get_locale() or "vi")[:2] == "en" else self.names[0]
+
+    def value(self, values):
+        """100 × numerator / denominator over aggregated values; None when the denominator is 0 (or missing)."""
+        numerator = sum(values.get(key, 0) or 0 for key in self.numerator)
+        denominator = sum(values.get(key, 0) or 0 for key in self.denominator)
+        if not denominator:
+            return None
+        return round(100.0 * numerator / denominator, 2)
+
+    def parts(self, values):
+        return (sum(values.get(key, 0) or 0 for key in self.numerator),
+                sum(values.get(key, 0) or 0 for key in self.denominator))
+
+
+@cache
+def _document():
+    return json.loads(DEFINITIONS.read_text(encoding="utf-8"))
+
+
+@cache
+def all_indicators():
+    return tuple(Indicator(code=item["code"], names=(item["vi"], item["en"]), numerator=tuple(item["numerator"]),
+                           denominator=tuple(item["denominator"]), unit=item.get("unit", "percent"))
+                 for item in _document()["indicators"])
+
+
+def get_indicator(code):
+    return next((item for item in all_indicators() if item.code == code), None)
+
+
+def commune_counts():
+    """name → conditions ({"all": [{"field", "in" | "gt" | "eq"}]}) counted over clean commune reports."""
+    return _document().get("counts", {})
+
+
+def _holds(condition, values):
+    value = values.get(condition["field"])
+    if "in" in condition:
+        return value in condition["in"]
+    if "gt" in condition:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > condition["gt"]
+    if "eq" in condition:
+        return value == condition["eq"]
+    raise ValueError(f"unknown condition {condition}")
+
+
+def counts_of(values):
+    """The commune counts a report meets (each 1 or 0)."""
+    return {name: int(all(_holds(condition, values) for condition in spec.get("all", [])))
+            for name, spec in commune_counts().items()}
