@@ -73,6 +73,18 @@ def lock_for(form_code, period_code, unit):
     ).scalars().first()
 
 
+def hold_approval_key(form_code, period_code, unit, shared):
+    """PostgreSQL: a transaction-scoped advisory lock on (form, period, the unit's province) until commit.
+    Submissions hold it shared, an approval or reopening exclusively (service.aggregation.operations), so no
+    version slips in between the lock check and the commit of an approval. SQLite already serialises writers."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    province_id = unit.province_id or unit.id
+    digest = hashlib.sha256(f"approval|{form_code}|{period_code}|{province_id}".encode()).digest()
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    db.session.execute(text(f"SELECT {function}(:key)"), {"key": int.from_bytes(digest[:8], "big", signed=True)})
+
+
 def province_of(unit):
     return unit.province if unit.province_id else unit
 
@@ -115,9 +127,10 @@ def submit(user, form, period, unit, raw_values, channel, idempotency_key=None, 
 
         replay.verdicts = check_values(form, period, unit, replay.values)
         return replay
+    hold_approval_key(form.code, period.code, unit, shared=True)
     if lock_for(form.code, period.code, unit) is not None:
-        raise SubmissionError("period_locked", _("Period %(period)s is approved and locked for %(name)s; ask the "
-                                                 "steward who approved it to reopen it.", period=period.code,
+        raise SubmissionError("period_locked", _("Period %(period)s is approved and locked for %(name)s; only the "
+                                                 "level above can reopen it.", period=period.code,
                                                  name=unit.name), status=409)
     now = now or utcnow()
     due = form.due_date(period, province_of(unit))

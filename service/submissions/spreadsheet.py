@@ -530,8 +530,8 @@ def import_table(user, form, period, filename, data, idempotency_key=None):
     clean, errors = check_rows(user, form, period, rows)
     for row, unit, _raw in clean:
         if operations.lock_for(form.code, period.code, unit) is not None:
-            errors.append(_error(_("the period %(period)s is approved and locked for %(name)s; ask the steward "
-                                   "who approved it to reopen it.", period=period.code, name=unit.name),
+            errors.append(_error(_("the period %(period)s is approved and locked for %(name)s; only the level "
+                                   "above can reopen it.", period=period.code, name=unit.name),
                                  row=row, column="commune_code"))
     if not errors and not clean:
         errors.append(_error(_("The file has no filled row: enter the values of at least one commune.")))

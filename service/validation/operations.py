@@ -165,6 +165,18 @@ def explain_flag(user, flag, explanation):
     db.session.flush()
 
 
+def _check_not_locked(flag):
+    """A report flag of an approved (locked) period cannot be accepted or reopened: that would move the report
+    into or out of the approved figures."""
+    if flag.subject != "report":
+        return
+    from service.submissions.operations import lock_for
+
+    if lock_for(flag.form_code, flag.period, flag.org_unit) is not None:
+        raise FlagError(_("The period is approved and locked: its flags can change only after the level above "
+                          "reopens it."))
+
+
 def accept_flag(user, flag, reason):
     """A steward accepts the observed values with a justification: not raised again for the same values."""
     reason = (reason or "").strip()
@@ -176,6 +188,7 @@ def accept_flag(user, flag, reason):
         raise FlagError(_("This flag is outside your scope."))
     if flag.status not in OPEN_STATUSES:
         raise FlagError(_("Only an open flag can be accepted."))
+    _check_not_locked(flag)
     flag.status, flag.accepted_reason, flag.accepted_hash = "accepted", reason, flag.values_hash
     flag.accepted_by_id, flag.accepted_at = user.id, utcnow()
     db.session.flush()
@@ -187,6 +200,7 @@ def reopen_flag(user, flag):
         raise FlagError(_("Only a data steward can reopen a flag."))
     if flag.status != "accepted":
         raise FlagError(_("Only an accepted flag can be reopened."))
+    _check_not_locked(flag)
     flag.status, flag.accepted_hash, flag.opened_at = "open", None, utcnow()
     db.session.flush()
 
