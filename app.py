@@ -127,6 +127,7 @@ def _register_auth(app):
 
 
 def _register_blueprints(app):
+    import service.aggregation.api  # noqa: F401
     import service.facilities.api  # noqa: F401  (adds its routes to the API blueprint before it is registered)
     from service.api import bp as api_bp
     from service.i18n import bp as i18n_bp

@@ -151,19 +151,24 @@ def _facility_oversight_items(user):
     return items
 
 
+def _dashboard_item():
+    """The dashboard of the user's scope (charts and tables of every area)."""
+    return AttentionItem(_("Dashboard of your scope"), url_for("dashboard.index"), None)
+
+
 def attention_items(user):
     """What needs this user's attention on their home page, per role. Each area adds its items here
     (open flags for stewards, expiring certificates for coordinators, capacity checks for managers…)."""
     if user.role == "commune_reporter":
         return _flag_items(user) + _report_items(user)
     if user.role == "admin":
-        return _steward_items(user) + _facility_oversight_items(user) + _training_items(user)
+        return _steward_items(user) + _facility_oversight_items(user) + _training_items(user) + [_dashboard_item()]
     if user.role == "data_steward":
-        return _steward_items(user) + _facility_oversight_items(user)
+        return _steward_items(user) + _facility_oversight_items(user) + [_dashboard_item()]
     if user.role == "facility_manager":
-        return _facility_items(user) + _training_items(user)
+        return _facility_items(user) + _training_items(user) + [_dashboard_item()]
     if user.role == "training_coordinator":
-        return _training_items(user)
+        return _training_items(user) + [_dashboard_item()]
     return []
 
 
