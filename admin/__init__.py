@@ -79,6 +79,10 @@ def init_admin(app):
                                     endpoint="training_plans"))
     admin.add_view(TrainingTargetView(TrainingTarget, name=_l("Training targets"), category=training,
                                       endpoint="training_targets"))
+    from admin.indicator_targets import IndicatorTarget, IndicatorTargetView
+
+    admin.add_view(IndicatorTargetView(IndicatorTarget, name=_l("Programme targets"), category=reports,
+                                       endpoint="indicator_targets"))
     admin.add_view(AttainmentView(name=_l("Target attainment"), category=training, endpoint="attainment"))
     admin.add_view(TrainingImportView(name=_l("Import from a file"), category=training, endpoint="training_import"))
     admin.add_view(RoleCategoryView(RoleCategory, name=_l("Role categories"), category=training,

@@ -24,15 +24,19 @@ class Indicator:
 
     def value(self, values):
         """100 × numerator / denominator over aggregated values; None when the denominator is 0 (or missing)."""
-        numerator = sum(values.get(key, 0) or 0 for key in self.numerator)
-        denominator = sum(values.get(key, 0) or 0 for key in self.denominator)
+        numerator, denominator = self.parts(values)
         if not denominator:
             return None
         return round(100.0 * numerator / denominator, 2)
 
     def parts(self, values):
-        return (sum(values.get(key, 0) or 0 for key in self.numerator),
-                sum(values.get(key, 0) or 0 for key in self.denominator))
+        # plain loops: this runs for every indicator of every unit of a national table
+        numerator = denominator = 0
+        for key in self.numerator:
+            numerator += values.get(key) or 0
+        for key in self.denominator:
+            denominator += values.get(key) or 0
+        return numerator, denominator
 
 
 @cache

@@ -9,8 +9,9 @@ the 2025 units through the succession.
   communes per value (`key_commune_class=I`); the commune counts of the indicators (indicators.json) too.
 - Across the reform (a 2024-list period shown on 2025 units): an old commune whose succession is `full` is
   added to its new commune (and that commune's province); one split by a `partial` succession cannot be divided
-  without shares, so it is never guessed: it is counted, with its values, under `not_attributable` of every new
-  unit it touches, and left out of `values`.
+  between new communes without shares, so it is never guessed: it is counted, with its values, under
+  `not_attributable` of every new commune it touches, and left out of their `values`. At province level a split
+  commune whose parts all lie in one province belongs wholly to it and is added there.
 - With `approved_only`, only communes under an approved district or province count (the official report).
 
 One query for the communes, one for the reports, one for the flags: the sums are made in Python, which keeps
@@ -18,7 +19,8 @@ the same code on SQLite and PostgreSQL and aggregates a national quarter in well
 """
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import aliased
 
 from service.aggregation.indicators import counts_of
 from service.extensions import db
@@ -54,20 +56,32 @@ class Aggregate:
         return round(100.0 * self.communes_reported / self.communes_total, 1) if self.communes_total else None
 
 
-def report_values(form, values):
-    """One clean report as aggregated values (see the module docstring)."""
+def _typed_codes(form):
+    """(integer, boolean, choice) field codes of a form: read once per aggregation, not once per report."""
+    return tuple(tuple(item.code for item in form.fields if item.type == kind)
+                 for kind in ("integer", "boolean", "choice"))
+
+
+def _report_values(typed, values):
+    integers, booleans, choices = typed
     result = {}
-    for item in form.fields:
-        value = values.get(item.code)
-        if item.type == "integer":
-            if isinstance(value, int) and not isinstance(value, bool):
-                result[item.code] = value
-        elif item.type == "boolean":
-            result[item.code] = 1 if value is True else 0
-        elif item.type == "choice" and isinstance(value, str):
-            result[f"{item.code}={value}"] = 1
+    for code in integers:
+        value = values.get(code)
+        if isinstance(value, int) and not isinstance(value, bool):
+            result[code] = value
+    for code in booleans:
+        result[code] = 1 if values.get(code) is True else 0
+    for code in choices:
+        value = values.get(code)
+        if isinstance(value, str):
+            result[f"{code}={value}"] = 1
     result.update(counts_of(values))
     return result
+
+
+def report_values(form, values):
+    """One clean report as aggregated values (see the module docstring)."""
+    return _report_values(_typed_codes(form), values)
 
 
 def _add(total, values):
@@ -80,12 +94,25 @@ def approved_unit_ids(form_code, period_code):
                                                                        PeriodLock.period == period_code)))
 
 
-def _communes(period_edition, scope):
+def _communes(period_edition, scope, parent=None):
     query = select(AdminUnit.id, AdminUnit.district_id, AdminUnit.province_id).where(
         AdminUnit.edition == period_edition, AdminUnit.level == "commune")
     if scope is not None:
         query = query.where(scope.unit_clause(AdminUnit, period_edition))
+    if parent is not None:
+        query = query.where(_contributing_to(parent, period_edition))
     return db.session.execute(query).all()
+
+
+def _contributing_to(parent, period_edition):
+    """The communes of the period's list whose reports can count for `parent` or a unit under it: those under it
+    in the same list, or the old communes that precede its new communes (so a unit's figures do not read the
+    whole country)."""
+    if parent.edition == period_edition:
+        return or_(AdminUnit.id == parent.id, AdminUnit.province_id == parent.id, AdminUnit.district_id == parent.id)
+    new_unit = aliased(AdminUnit)
+    return AdminUnit.id.in_(select(UnitSuccession.old_unit_id).join(new_unit, new_unit.id == UnitSuccession.new_unit_id)
+                            .where(or_(new_unit.id == parent.id, new_unit.province_id == parent.id)))
 
 
 def _successions(old_ids):
@@ -114,7 +141,7 @@ def aggregate(form, period, level, scope=None, parent=None, approved_only=False,
         raise AggregationError("a 2025-list period cannot be shown on the 2024 units")
     if edition == 2025 and level == "district":
         raise AggregationError("the 2025 unit list has no districts")
-    communes = _communes(period_edition, scope)
+    communes = _communes(period_edition, scope, parent)
     commune_ids = [row[0] for row in communes]
     # where each commune's report goes: [(target unit id, attributable)]
     targets = {}
@@ -127,15 +154,20 @@ def aggregate(form, period, level, scope=None, parent=None, approved_only=False,
         for old_id, links in _successions(commune_ids).items():
             partial = any(relation == "partial" for _new, _province, relation in links) or len(links) > 1
             chosen = {(new_id if level == "commune" else province_id) for new_id, province_id, _r in links}
-            targets[old_id] = [(target, not partial) for target in chosen if target is not None]
+            # a split commune is whole inside one province: attributable there, never to one of its communes
+            attributable = len(chosen) == 1 and (level == "province" or not partial)
+            targets[old_id] = [(target, attributable) for target in chosen if target is not None]
     if approved_only:
         approved = approved_unit_ids(form.code, period.code)
         keep = {commune_id for commune_id, district_id, province_id in communes
                 if district_id in approved or province_id in approved or commune_id in approved}
         targets = {commune_id: links for commune_id, links in targets.items() if commune_id in keep}
 
-    reports = db.session.execute(select(Submission.org_unit_id, Submission.values).where(
-        Submission.form_code == form.code, Submission.period == period.code, Submission.is_current.is_(True))).all()
+    report_query = select(Submission.org_unit_id, Submission.values).where(
+        Submission.form_code == form.code, Submission.period == period.code, Submission.is_current.is_(True))
+    if parent is not None or (scope is not None and not scope.national):
+        report_query = report_query.where(Submission.org_unit_id.in_(list(targets)))  # a province at most
+    reports = db.session.execute(report_query).all()
     held = set(db.session.scalars(select(Flag.org_unit_id).where(
         Flag.subject == "report", Flag.form_code == form.code, Flag.period == period.code,
         Flag.severity == "error", Flag.status.in_(OPEN_STATUSES))))
@@ -154,12 +186,13 @@ def aggregate(form, period, level, scope=None, parent=None, approved_only=False,
                 item.communes_total += 1
             else:
                 item.not_attributable += 1
+    typed = _typed_codes(form)
     for commune_id, values in reports:
         links = targets.get(commune_id)
         if not links:
             continue
         clean = commune_id not in held
-        contribution = report_values(form, values or {}) if clean else None
+        contribution = _report_values(typed, values or {}) if clean else None
         for target_id, attributable in links:
             item = get(target_id)
             if not attributable:

@@ -9,6 +9,7 @@ from service.audit.operations import act_as
 from service.common.time import local_today
 from service.config import INSTANCE_DIR
 from service.demo.facilities import load_demo_facilities
+from service.demo.indicators import load_demo_indicator_targets
 from service.demo.operations import build_synthetic_units, ensure_demo_users, load_official_units, units_loaded
 from service.demo.reports import demo_communes, load_demo_reports
 from service.demo.training import load_demo_training
@@ -36,6 +37,7 @@ def load_command(logins_file):
         admin = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
         reports = load_demo_reports(admin, demo_communes())
         staff = load_demo_training(local_today())
+        targets = load_demo_indicator_targets()
         facilities = load_demo_facilities(local_today())
         db.session.commit()
     except BaseException:
@@ -45,6 +47,8 @@ def load_command(logins_file):
         click.echo(f"Báo cáo mẫu của các xã: {reports} bản.")
     if staff:
         click.echo(f"Hồ sơ cán bộ mẫu (Cà Mau, Vĩnh Long, Đồng Tháp): {staff} người.")
+    if targets:
+        click.echo(f"Chỉ tiêu chương trình của các kế hoạch tỉnh (từ báo cáo của xã): {targets} chỉ tiêu.")
     if facilities:
         click.echo(f"Cơ sở mẫu (công suất, số liệu điều tra hằng tuần, nhân sự): {facilities} cơ sở.")
     click.echo("Tài khoản dùng thử (tên mật-khẩu vai-trò):")
