@@ -9,6 +9,7 @@ from admin.facilities import FacilityView, StaffingConditionView
 from admin.facility_import import FacilityImportView
 from admin.facility_report import CapacityReportView
 from admin.home import HomeView
+from admin.indicator_targets import IndicatorTargetView
 from admin.submissions import CompletenessView, ReminderView, ReportEntryView, SubmissionView, UploadView
 from admin.training import (
     AttainmentView,
@@ -27,6 +28,7 @@ from admin.training_import import TrainingImportView
 from admin.units import UnitBrowserView, UnitView
 from admin.validation import FlagView, ValidationRunView
 from service.accounts.models import User
+from service.aggregation.models import IndicatorTarget
 from service.audit.models import AuditLog
 from service.facilities.models import Facility, StaffingCondition
 from service.security import csp_nonce
@@ -68,6 +70,8 @@ def init_admin(app):
                                 url="/admin/approvals"))
     admin.add_view(PeriodReportView(name=_l("Periodic report"), category=reports, endpoint="period_report",
                                     url="/admin/period-report"))
+    admin.add_view(IndicatorTargetView(IndicatorTarget, name=_l("Programme targets"), category=reports,
+                                       endpoint="indicator_targets"))
     training = _l("Training")
     admin.add_view(StaffView(StaffMember, name=_l("Staff roster"), category=training, endpoint="staff"))
     admin.add_view(QualificationView(Qualification, name=_l("Qualifications"), category=training,
@@ -79,10 +83,6 @@ def init_admin(app):
                                     endpoint="training_plans"))
     admin.add_view(TrainingTargetView(TrainingTarget, name=_l("Training targets"), category=training,
                                       endpoint="training_targets"))
-    from admin.indicator_targets import IndicatorTarget, IndicatorTargetView
-
-    admin.add_view(IndicatorTargetView(IndicatorTarget, name=_l("Programme targets"), category=reports,
-                                       endpoint="indicator_targets"))
     admin.add_view(AttainmentView(name=_l("Target attainment"), category=training, endpoint="attainment"))
     admin.add_view(TrainingImportView(name=_l("Import from a file"), category=training, endpoint="training_import"))
     admin.add_view(RoleCategoryView(RoleCategory, name=_l("Role categories"), category=training,
