@@ -27,7 +27,7 @@ from admin.formats import day_formatter, day_text, language, parse_day, percent_
 from service.common.time import format_local, local_today
 from service.extensions import db
 from service.facilities import operations
-from service.facilities.checks import refresh_facility_flags
+from service.facilities.checks import capacity_history, latest_censuses, places_on, refresh_facility_flags
 from service.facilities.models import (
     FACILITY_STATUSES,
     FACILITY_TYPES,
@@ -221,16 +221,16 @@ class FacilityView(ScopedModelView):
     def _page(self, facility, census_form=None, capacity_form=None, status=200):
         today = local_today()
         capacity = operations.capacity_on(facility, today)
-        latest = operations.latest_census(facility)
+        latest = latest_censuses([facility.id], today).get(facility.id)
         occupancy = {}
-        if latest is not None:
-            at_census = operations.capacity_on(facility, latest.census_date)
-            for line in latest.lines:
-                places = at_census.get(line.modality)
+        if latest is not None:  # each modality's latest figure, against the places in force on its date
+            history = capacity_history([facility.id])
+            for modality, line in latest.counts.items():
+                places = places_on(history, facility.id, modality, line.census_date)
                 rate = line.current_count * 100 / places if places else None
-                occupancy[line.modality] = {"places": places, "count": line.current_count, "rate": rate,
-                                            "rate_text": percent_text(rate),
-                                            "over": line.current_count > (places or 0)}
+                occupancy[modality] = {"places": places, "count": line.current_count, "rate": rate,
+                                       "rate_text": percent_text(rate), "census_date": line.census_date,
+                                       "over": line.current_count > (places or 0)}
         censuses = db.session.scalars(
             select(Census).where(Census.facility_id == facility.id)
             .options(selectinload(Census.lines), joinedload(Census.recorded_by))

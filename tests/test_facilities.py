@@ -312,3 +312,15 @@ def test_concurrent_census_and_capacity_writers_never_lose_an_update(databases):
         open_rules = set(_db.session.scalars(select(Flag.rule).where(
             Flag.facility_id == facility_id, Flag.status == "open")))
         assert ("F01-compulsory" in open_rules) == over
+
+
+def test_a_census_of_some_modalities_keeps_the_last_figure_of_the_others(place):
+    """A detox ward counting daily and a compulsory wing weekly: each modality is checked on its own last
+    figure, so entering today's detox beds does not hide last week's compulsory overcrowding."""
+    set_capacity(place.manager, place.facility, {"compulsory": 10, "detox": 5}, date(2026, 1, 1), today=TODAY)
+    _census(place, TODAY - timedelta(days=6), compulsory=12, detox=3)
+    _census(place, TODAY, detox=6)
+    flags = _flags(place.facility)
+    assert set(flags) == {"F01-compulsory", "F02"}
+    assert flags["F01-compulsory"].observed["census_date"] == (TODAY - timedelta(days=6)).isoformat()
+    assert flags["F02"].observed["census_date"] == TODAY.isoformat()

@@ -36,20 +36,51 @@ def _setting(name, default):
 
 
 def latest_censuses(facility_ids, day):
-    """facility id → its counted census latest on or before `day` (lines loaded)."""
+    """facility id → its counted census latest on or before `day`, with `counts`: modality → the latest counted
+    line of that modality on or before `day` (each with its `census_date`). A census may carry only some
+    modalities (a detox ward counting daily, the compulsory wing weekly): each modality keeps its last figure."""
     ranked = (select(Census.id, func.row_number().over(
         partition_by=Census.facility_id, order_by=(Census.census_date.desc(), Census.id.desc())).label("rank"))
         .where(Census.facility_id.in_(facility_ids), Census.census_date <= day, counted_census()).subquery())
-    censuses = db.session.scalars(select(Census).join(ranked, ranked.c.id == Census.id).where(ranked.c.rank == 1))
-    latest = {census.facility_id: census for census in censuses}
+    latest = {census.facility_id: census for census in db.session.scalars(
+        select(Census).join(ranked, ranked.c.id == Census.id).where(ranked.c.rank == 1))}
     if latest:
-        lines = db.session.scalars(select(CensusLine).where(CensusLine.census_id.in_([c.id for c in latest.values()])))
-        by_census = {}
-        for line in lines:
-            by_census.setdefault(line.census_id, {})[line.modality] = line
+        lines = (select(CensusLine.id, Census.facility_id, Census.census_date, func.row_number().over(
+            partition_by=(Census.facility_id, CensusLine.modality),
+            order_by=(Census.census_date.desc(), Census.id.desc())).label("rank"))
+            .join(Census, Census.id == CensusLine.census_id)
+            .where(Census.facility_id.in_(list(latest)), Census.census_date <= day, counted_census()).subquery())
+        by_facility = {}
+        for line, facility_id, census_date in db.session.execute(
+                select(CensusLine, lines.c.facility_id, lines.c.census_date)
+                .join(lines, lines.c.id == CensusLine.id).where(lines.c.rank == 1)):
+            line.census_date = census_date
+            by_facility.setdefault(facility_id, {})[line.modality] = line
         for census in latest.values():
-            census.counts = by_census.get(census.id, {})
+            census.counts = by_facility.get(census.facility_id, {})
     return latest
+
+
+def capacity_history(facility_ids):
+    """facility id → modality → [(effective_from, places)] in order."""
+    rows = db.session.execute(select(CapacityChange.facility_id, CapacityChange.modality, CapacityChange.effective_from,
+                                     CapacityChange.places)
+                              .where(CapacityChange.facility_id.in_(facility_ids))
+                              .order_by(CapacityChange.effective_from, CapacityChange.id)).all()
+    history = {}
+    for facility_id, modality, effective_from, places in rows:
+        history.setdefault(facility_id, {}).setdefault(modality, []).append((effective_from, places))
+    return history
+
+
+def places_on(history, facility_id, modality, day):
+    """The places of a modality in force on `day` from `capacity_history` (0 when none had taken effect)."""
+    places = 0
+    for effective_from, value in history.get(facility_id, {}).get(modality, ()):
+        if effective_from > day:
+            break
+        places = value
+    return places
 
 
 def capacities_on(facility_ids, day):
@@ -66,14 +97,14 @@ def capacities_on(facility_ids, day):
     return result
 
 
-def _occupancy_findings(census, capacity):
+def _occupancy_findings(census, history):
     findings = []
     for modality, line in sorted(census.counts.items()):
-        places = capacity.get(modality, 0)
+        places = places_on(history, census.facility_id, modality, line.census_date)
         if line.current_count <= places:
             continue
         rule = "F02" if modality == "detox" else f"F01-{modality}"
-        date_text = f"{census.census_date:%d/%m/%Y}"
+        date_text = f"{line.census_date:%d/%m/%Y}"
         if modality == "detox":
             vi = (f"Số người cắt cơn, giải độc ({line.current_count}) vượt số giường ({places}) "
                   f"theo điều tra ngày {date_text}.")
@@ -84,7 +115,7 @@ def _occupancy_findings(census, capacity):
             en = (f"Occupancy for {MODALITY_EN[modality]} ({line.current_count}) is above capacity ({places}) "
                   f"on the census of {date_text}.")
         findings.append(Finding(rule, "error", vi, en, {
-            "modality": modality, "census_date": census.census_date.isoformat(), "capacity": places,
+            "modality": modality, "census_date": line.census_date.isoformat(), "capacity": places,
             "current_count": line.current_count}))
     return findings
 
@@ -169,7 +200,7 @@ def facility_findings(facilities, today):
     """facility id → [Finding] for every failing check of these facilities today."""
     ids = [facility.id for facility in facilities]
     censuses = latest_censuses(ids, today)
-    capacity_at_census = capacities_on(ids, {fid: census.census_date for fid, census in censuses.items()})
+    history = capacity_history(ids)
     capacity_today = capacities_on(ids, today)
     conditions = {}
     for condition in db.session.scalars(select(StaffingCondition).order_by(StaffingCondition.id)):
@@ -183,7 +214,7 @@ def facility_findings(facilities, today):
             result[facility.id] = []
             continue
         census = censuses.get(facility.id)
-        findings = _occupancy_findings(census, capacity_at_census.get(facility.id, {})) if census else []
+        findings = _occupancy_findings(census, history) if census else []
         has_capacity = any(places > 0 for places in capacity_today.get(facility.id, {}).values())
         findings += [item for item in (_stale_finding(census, has_capacity, today, max_age),
                                        _licence_finding(facility, today, warn_days)) if item]
