@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 FLASK := SERVICE_MODE=embedded $(BIN)/flask --app app
 
-.PHONY: run test lint test-sqlite test-postgresql install install-dev translations browser clean
+.PHONY: run test lint test-sqlite test-postgresql install install-dev translations browser clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,23 @@ test-sqlite: install-dev translations
 
 test-postgresql: install-dev translations
 	$(BIN)/pytest --db=postgresql
+
+## bench: the benchmarks on a small generated national data set (a few minutes). BENCH_SCALE (default 0.02) sizes
+## the data set; BENCH_DATABASE_URL names an empty database to fill instead of a SQLite file in a temp dir (with a
+## PostgreSQL URL, validate_national and aggregate_national make and drop their own database on that server).
+## Every benchmark runs even when one misses a target; the exit status is then 1.
+BENCH_SCALE ?= 0.02
+bench: install translations
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	url="$${BENCH_DATABASE_URL:-sqlite:///$$tmp/bench.db}"; \
+	case "$$url" in sqlite*) server=();; *) server=(--database-url "$$url");; esac; \
+	$(BIN)/python -m bench.generate --database-url "$$url" --scale $(BENCH_SCALE) || exit 1; \
+	status=0; \
+	$(BIN)/python -m bench.validate_national "$${server[@]}" || status=1; \
+	$(BIN)/python -m bench.aggregate_national "$${server[@]}" || status=1; \
+	$(BIN)/python -m bench.attainment_national --database-url "$$url" || status=1; \
+	$(BIN)/python -m bench.admin_pages --database-url "$$url" || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

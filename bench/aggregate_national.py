@@ -35,12 +35,10 @@ import time
 import tracemalloc
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.validate_national import Database, make_app, migrate, rss_mb, say
-from service.config import PROJECT_DIR
+from bench.common import Database, load_units, make_app, migrate, rss_mb, say, units_dir
 
 FORM_CODE = "commune_rehab"
 OLD = "2025Q1"  # 2024 list
@@ -54,26 +52,7 @@ TARGET_S = 1.0
 SCOPE_PROVINCE = "66"  # Đắk Lắk (2025 list)
 
 
-def units_dir():
-    import os
-
-    return Path(os.environ.get("UNITS_DIR") or PROJECT_DIR.parent / "shared" / "data")
-
-
 # --- data ------------------------------------------------------------------------------------------------
-
-
-def load_units(directory):
-    from service.extensions import db
-    from service.units.operations import import_edition, import_succession
-
-    started = time.perf_counter()
-    for edition in (2024, 2025):
-        result = import_edition(Path(directory, f"vn_units_{edition}.csv").read_bytes(), edition)
-        say(f"Đơn vị {edition}: {result.inserted} đã nạp")
-    import_succession(Path(directory, "vn_units_2025_from_2024.csv").read_bytes())
-    db.session.commit()
-    say(f"Danh mục + kế thừa: {time.perf_counter() - started:.1f} s")
 
 
 def report_rows(rng, form, period, communes, user_id):

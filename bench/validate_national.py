@@ -22,14 +22,11 @@ import gc
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
-import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from datetime import time as time_of_day
@@ -37,8 +34,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.common import Database, consistent_values, make_app, migrate, rss_mb, say
 from service.common.time import VIETNAM
-from service.config import PROJECT_DIR, TestConfig
+from service.config import PROJECT_DIR
 
 UNITS_DIR = PROJECT_DIR.parent / "shared" / "data"
 FORM_CODE = "commune_rehab"
@@ -56,79 +54,7 @@ SPOILS = ("treated_exceeds_addicts", "modalities_do_not_add_up", "employed_excee
 OPEN_STATUSES = ("open", "explained")
 
 
-def say(text):
-    print(text, flush=True)
-
-
-def rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-# --- database --------------------------------------------------------------------------------------------
-
-
-class Database:
-    """A fresh SQLite file, or a fresh database on the PostgreSQL server of `server_url`, dropped at the end."""
-
-    def __init__(self, server_url=None):
-        self.server_url = server_url
-        self.name = None
-        self.tmpdir = None
-        if server_url is None or server_url.startswith("sqlite"):
-            self.tmpdir = tempfile.TemporaryDirectory(prefix="bench_")
-            self.url = f"sqlite:///{Path(self.tmpdir.name) / 'bench.db'}"
-            self.kind = "sqlite"
-            return
-        self.kind = sa.make_url(server_url).get_backend_name()
-        self.name = f"bench_{uuid.uuid4().hex[:10]}"
-        engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
-        engine.dispose()
-        self.url = sa.make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
-
-    def drop(self):
-        if self.name is not None:
-            engine = sa.create_engine(self.server_url, isolation_level="AUTOCOMMIT")
-            with engine.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            engine.dispose()
-        if self.tmpdir is not None:
-            self.tmpdir.cleanup()
-
-
-def make_app(url):
-    from app import create_app
-
-    config = type("BenchConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url, "UNITS_DIR": UNITS_DIR})
-    return create_app(config)
-
-
-def migrate(app):
-    from flask_migrate import upgrade
-
-    with app.app_context():
-        upgrade(directory=str(PROJECT_DIR / "migrations"))
-
-
 # --- generated reports -----------------------------------------------------------------------------------
-
-
-def consistent_values(rng, base, step, drug_free):
-    """Believable values that pass every completeness, consistency and reference rule (and the warnings)."""
-    from service.demo.reports import _values
-
-    if drug_free:
-        values = {code: 0 for code in ("addicts_with_record", "users_with_record", "treated_total",
-                                        "treated_compulsory", "treated_voluntary_facility", "treated_community",
-                                        "treated_substitution", "counselled_screened", "completed",
-                                        "post_rehab_managed", "vocational_supported", "employed_after_rehab",
-                                        "relapsed", "prevention_reached")}
-        values.update(key_commune_class="none", drug_free=True, community_model=rng.random() < 0.2)
-        return values
-    values = _values(rng, base, step, "quarter")
-    values["drug_free"] = False  # _values may say drug-free with addicts on record (a C08 warning)
-    return values
 
 
 def spoil(values, kind):
