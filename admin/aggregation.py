@@ -25,9 +25,9 @@ class ApprovalView(SecureView):
 
         from admin.base import current_scope
         from admin.submissions import chosen_form, today
-        from service.aggregation.operations import latest_reported_period
         from service.extensions import db
         from service.forms.periods import PeriodError, period_containing
+        from service.submissions.queries import latest_reported_period
         from service.units.models import AdminUnit
 
         form = chosen_form()
@@ -218,10 +218,10 @@ class PeriodReportView(SecureView):
         from flask import abort, request
 
         from admin.base import current_scope
-        from service.aggregation.operations import latest_reported_period
         from service.common.time import local_today
         from service.forms.periods import PeriodError, period_containing
         from service.forms.registry import get_form
+        from service.submissions.queries import latest_reported_period
 
         scope = current_scope()
         form = get_form(request.args.get("form") or "commune_rehab")

@@ -18,7 +18,6 @@ from service.aggregation.operations import (
     approval_status,
     approve,
     is_approved,
-    latest_reported_period,
     reopen,
 )
 from service.aggregation.queries import aggregate
@@ -27,6 +26,7 @@ from service.audit.operations import acting_as
 from service.forms.registry import get_form
 from service.submissions.models import PeriodLock, Submission, Upload
 from service.submissions.operations import SubmissionError, submit
+from service.submissions.queries import latest_reported_period
 from service.validation.models import Flag
 from tests.conftest import PASSWORD, csrf_token_from
 

@@ -24,7 +24,8 @@ from service.aggregation.queries import Aggregate, aggregate
 from service.extensions import db
 from service.facilities.models import MODALITIES
 from service.facilities.queries import Totals
-from service.forms.periods import Period, PeriodError, period_containing
+from service.forms.periods import Period, period_containing, periods_up_to
+from service.submissions import queries as submission_queries
 from service.submissions.models import Submission
 from service.units.models import AdminUnit
 from service.validation.models import OPEN_STATUSES, Flag
@@ -39,30 +40,10 @@ TRAINING_MAX_TARGETS = 60
 # --- periods and levels --------------------------------------------------------------------------------------
 
 def latest_reported_period(form, scope, today):
-    """The latest period of the form with a current report in the scope (the shortest type when several end on
-    the same day), else the period of the form's first type containing today."""
-    codes = db.session.scalars(select(Submission.period).where(
-        Submission.form_code == form.code, Submission.is_current.is_(True),
-        scope.units_column_clause(Submission.org_unit_id)).distinct())
-    periods = []
-    for code in codes:
-        try:
-            period = Period.parse(code)
-        except PeriodError:
-            continue
-        if period.kind in form.period_types and period.start <= today:
-            periods.append(period)
-    if not periods:
-        return period_containing(today, form.period_types[0])
-    return max(periods, key=lambda period: (period.end, -period.months))
-
-
-def trend_periods(period, count=TREND_PERIODS):
-    """The period and the `count - 1` before it of the same type, oldest first."""
-    periods = [period]
-    while len(periods) < count:
-        periods.append(periods[-1].previous())
-    return list(reversed(periods))
+    """The latest period of the form with a current report in the scope, else the period of the form's first
+    type containing today."""
+    return (submission_queries.latest_reported_period(form, scope, today)
+            or period_containing(today, form.period_types[0]))
 
 
 def sub_level(scope, period):
@@ -271,7 +252,7 @@ def programme(form, period, scope, indicator_code=None):
     ranking = sorted(rows, key=lambda row: _rank_key(row, direction))
 
     trend = []
-    for earlier in trend_periods(period):
+    for earlier in periods_up_to(period, TREND_PERIODS):
         earlier_total = total if earlier == period else total_of(aggregate(form, earlier, "province", scope=scope),
                                                                  earlier)
         trend.append(TrendPoint(earlier, earlier_total, measure(indicator, earlier_total.values,

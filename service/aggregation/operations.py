@@ -31,7 +31,7 @@ from service.aggregation.queries import Aggregate, aggregate
 from service.common.time import utcnow
 from service.extensions import db
 from service.forms.periods import Period, PeriodError
-from service.submissions.models import PeriodLock, Submission
+from service.submissions.models import PeriodLock
 from service.submissions.operations import hold_approval_key, lock_period, unlock_period
 from service.units.models import AdminUnit
 from service.validation.models import OPEN_STATUSES, Flag
@@ -334,17 +334,3 @@ def approval_history(form, period, scope, parent=None):
         query = query.where(or_(AdminUnit.id == parent.id, AdminUnit.province_id == parent.id,
                                 AdminUnit.district_id == parent.id))
     return db.session.scalars(query.order_by(ApprovalEvent.at.desc(), ApprovalEvent.id.desc())).all()
-
-
-def latest_reported_period(form, scope):
-    """The latest period of `form` with a current report in `scope`, or None."""
-    query = select(Submission.period).where(Submission.form_code == form.code, Submission.is_current.is_(True))
-    if scope is not None:
-        query = query.where(scope.units_column_clause(Submission.org_unit_id))
-    periods = []
-    for code in db.session.scalars(query.distinct()):
-        try:
-            periods.append(Period.parse(code))
-        except PeriodError:
-            continue
-    return max(periods, key=lambda p: (p.end, -p.months)) if periods else None

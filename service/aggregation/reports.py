@@ -25,7 +25,7 @@ from service.aggregation.models import ApprovalEvent, IndicatorTarget
 from service.aggregation.queries import Aggregate, AggregationError, aggregate, aggregate_unit, approved_unit_ids
 from service.common.time import format_local, local_today
 from service.extensions import db
-from service.forms.periods import Period
+from service.forms.periods import Period, periods_up_to
 from service.submissions.models import PeriodLock
 from service.submissions.queries import completeness as completeness_of
 from service.training.models import METRICS, TOPICS, TrainingTarget
@@ -191,13 +191,6 @@ def sub_level_of(unit):
     return None
 
 
-def trend_periods(period, count=TREND_LENGTH):
-    periods = [period]
-    while len(periods) < count:
-        periods.insert(0, periods[0].previous())
-    return periods
-
-
 def under_approval(approved_ids, unit):
     """Whether a unit is approved by a lock on itself, its district or its province (ids in `approved_ids`)."""
     return unit.id in approved_ids or (unit.province_id is not None and unit.province_id in approved_ids) or (
@@ -279,7 +272,7 @@ def period_report(form, period, unit, scope=None, today=None):
     status = completeness_of(form, period, unit, scope if scope is not None else _Everything())
     sub_level, sub_units = _sub_unit_rows(form, period, unit, scope, approval.approved, approved_ids, status)
     trend = []
-    for item in trend_periods(period):
+    for item in periods_up_to(period, TREND_LENGTH):
         if item == period:
             trend.append(TrendPoint(item, approval.approved, figures))
             continue

@@ -87,6 +87,14 @@ def period_containing(day, kind):
     return Period(day.year, kind, (day.month - 1) // months + 1)
 
 
+def periods_up_to(period, count):
+    """`period` and the `count - 1` periods of its type before it, oldest first (a trend)."""
+    periods = [period]
+    while len(periods) < count:
+        periods.insert(0, periods[0].previous())
+    return periods
+
+
 def recent_periods(kind, today, count):
     """The period of `kind` containing today and the `count - 1` before it, newest first."""
     period = period_containing(today, kind)

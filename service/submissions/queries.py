@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import select
 
 from service.extensions import db
-from service.forms.periods import Period, recent_periods
+from service.forms.periods import Period, PeriodError, recent_periods
 from service.submissions.models import Submission
 from service.units.models import AdminUnit
 
@@ -119,3 +119,20 @@ def missing_communes(form, period, edition_communes_ids):
         Submission.form_code == form.code, Submission.period == period.code, Submission.is_current.is_(True),
         Submission.org_unit_id.in_(edition_communes_ids))))
     return [unit_id for unit_id in edition_communes_ids if unit_id not in reported]
+
+
+def latest_reported_period(form, scope=None, today=None):
+    """The latest period of `form` with a current report in `scope` (the shorter type when several end on the
+    same day; with `today`, only periods that have begun), or None."""
+    query = select(Submission.period).where(Submission.form_code == form.code, Submission.is_current.is_(True))
+    if scope is not None:
+        query = query.where(scope.units_column_clause(Submission.org_unit_id))
+    periods = []
+    for code in db.session.scalars(query.distinct()):
+        try:
+            period = Period.parse(code)
+        except PeriodError:
+            continue
+        if period.kind in form.period_types and (today is None or period.start <= today):
+            periods.append(period)
+    return max(periods, key=lambda p: (p.end, -p.months)) if periods else None
