@@ -7,6 +7,7 @@ import logging
 from datetime import datetime, timedelta
 
 import click
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import current_app
@@ -82,7 +83,10 @@ def run_job(app, job_id):
 
 
 def build_scheduler(app, blocking=False):
-    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Ho_Chi_Minh")
+    # One job at a time: jobs due together (the start-up ones, the early-morning ones) queue instead of fighting
+    # for the database (on SQLite a long validation run would make the others fail with "database is locked").
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(
+        timezone="Asia/Ho_Chi_Minh", executors={"default": ThreadPoolExecutor(max_workers=1)})
     for job_id, (_func, trigger) in JOBS.items():
         trigger = dict(trigger)
         if trigger.pop("start_soon", False):

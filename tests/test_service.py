@@ -119,3 +119,9 @@ def test_api_errors_and_openapi(client, make_user, db):
 def test_the_scheduler_declares_every_job(app):
     scheduler = build_scheduler(app)
     assert {job.id for job in scheduler.get_jobs()} == set(JOBS)
+
+
+def test_the_scheduler_runs_one_job_at_a_time(app):
+    """Jobs due together queue: on SQLite, two at once would fail with "database is locked"."""
+    executor = build_scheduler(app)._executors["default"]
+    assert executor._pool._max_workers == 1
