@@ -4,12 +4,13 @@ the pages that stewards and reporters use."""
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from service.config import PROJECT_DIR
 from service.extensions import db as _db
@@ -262,6 +263,27 @@ def test_a_run_validates_the_period_keeps_every_failure_and_marks_reports_valida
     assert run.data_docs
 
 
+def test_a_version_superseded_while_the_run_validates_is_left_to_its_successor(place, db, monkeypatch):
+    from service.validation import runner
+
+    old = submit(place.steward, place.form, place.period, place.commune, INCONSISTENT, "api")
+    validate = runner.validate_contexts
+
+    def submit_meanwhile(form, contexts):
+        batch = validate(form, contexts)  # the run has read and judged the old version...
+        submit(place.steward, place.form, place.period, place.commune, good_values(), "api")  # ...now replaced
+        return batch
+
+    monkeypatch.setattr(runner, "validate_contexts", submit_meanwhile)
+    run = runner.run_validation(place.form, [place.period], "manual", data_docs=False)
+    assert run.status == "completed" and run.reports_checked == 0 and run.reports_failing == 0
+    assert flag_of("C01", place.commune).status == "resolved"  # the new version's verdict stands
+    statuses = dict(_db.session.execute(select(Submission.id, Submission.status)
+                                        .where(Submission.period == "2026Q3")).all())
+    assert statuses[old.id] == "submitted" and sorted(statuses.values()) == ["submitted", "submitted"]
+    assert not _db.session.scalars(select(RunFailure).where(RunFailure.run_id == run.id)).all()
+
+
 def test_a_slot_runs_once(place, db):
     from service.validation.runner import run_validation
 
@@ -344,6 +366,66 @@ def test_two_schedulers_never_run_the_same_slot_twice(databases):
         assert len(slots) == len(set(slots)) == 2  # one validate_new slot and one nightly slot, each once
         assert _db.session.scalar(select(func.count()).select_from(ValidationRun).where(
             ValidationRun.status != "completed")) == 0
+        _db.engine.dispose()
+
+
+@pytest.mark.live_server
+@pytest.mark.only_postgresql
+def test_a_submission_during_a_run_neither_deadlocks_nor_is_lost(databases, monkeypatch):
+    """The order that deadlocked under load: the submission holds the old version's row and is about to update
+    the commune's flags while the run, having judged the old version, goes on to its flags and statuses."""
+    from service.accounts.models import User
+    from service.units.models import AdminUnit
+    from service.validation import entry, runner
+
+    app, user_id, commune_id = live_app_with_commune(databases, "runrace", "dua", "admin")
+    form, period = get_form(FORM), get_form(FORM).parse_period("2026Q3")
+    with app.app_context():
+        submit(_db.session.get(User, user_id), form, period, _db.session.get(AdminUnit, commune_id), INCONSISTENT,
+               "api")
+        # the rule was reworded since the flag opened: the run has the flag to update, so it locks it
+        _db.session.execute(update(Flag).where(Flag.rule == "C01").values(message_vi="Lời cũ"))
+        _db.session.commit()
+    row_held, errors = threading.Event(), []
+    validate, check = runner.validate_contexts, entry.check_submission
+
+    def judged_then_wait(form_, contexts):
+        batch = validate(form_, contexts)
+        row_held.wait(10)
+        return batch
+
+    def check_later(*args):
+        row_held.set()  # the old version is locked by this transaction; let the run go on into its locks
+        time.sleep(1.5)  # longer than PostgreSQL's deadlock_timeout
+        return check(*args)
+
+    monkeypatch.setattr(runner, "validate_contexts", judged_then_wait)
+    monkeypatch.setattr(entry, "check_submission", check_later)
+
+    def in_app(work):
+        def body():
+            with app.app_context():
+                try:
+                    work()
+                    _db.session.commit()
+                except Exception as exc:  # pragma: no cover - reported by the assertion
+                    errors.append(repr(exc))
+                    _db.session.rollback()
+        return threading.Thread(target=body)
+
+    threads = [in_app(lambda: runner.run_validation(form, [period], "manual", data_docs=False)),
+               in_app(lambda: submit(_db.session.get(User, user_id), form, period,
+                                     _db.session.get(AdminUnit, commune_id), good_values(), "api"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    with app.app_context():
+        assert errors == []
+        versions = _db.session.execute(select(Submission.version, Submission.is_current, Submission.status)
+                                       .order_by(Submission.version)).all()
+        assert versions == [(1, False, "submitted"), (2, True, "submitted")]
+        assert _db.session.scalar(select(Flag.status).where(Flag.rule == "C01")) == "resolved"
         _db.engine.dispose()
 
 

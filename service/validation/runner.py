@@ -145,6 +145,29 @@ def count_rules(run, rule_counts, severities):
             existing.failed += failed
 
 
+LOCK_CHUNK = 5000
+
+
+def lock_still_current(submission_ids):
+    """Lock the reports among `submission_ids` that are still current, in id order, and return their ids.
+
+    A submission locks its commune's current version first and the commune's flags after it; the run takes its
+    locks in the same order (all the reports, then the flags), so the two never wait on each other in a circle.
+    A version superseded after the run read it drops out here: its flags were already set by the submission that
+    replaced it, and it is not marked validated."""
+    from sqlalchemy import select
+
+    from service.submissions.models import Submission
+
+    ids, still = sorted(submission_ids), []
+    for start in range(0, len(ids), LOCK_CHUNK):
+        still += db.session.scalars(
+            select(Submission.id).where(Submission.id.in_(ids[start:start + LOCK_CHUNK]),
+                                        Submission.is_current.is_(True))
+            .order_by(Submission.id).with_for_update()).all()
+    return still
+
+
 def validate_period(form, period, run):
     """Validate every current report of one (form, period) in `run`: flags follow, failures are kept."""
     from sqlalchemy import insert, update
@@ -155,23 +178,27 @@ def validate_period(form, period, run):
     from service.validation.operations import apply_verdicts, report_flags
 
     contexts = contexts_for_period(form, period)
-    unit_of = {context.submission_id: context.org_unit_id for context in contexts}
     batch = validate_contexts(form, contexts)
-    reports = {sid: (unit_of[sid], batch.failures.get(sid, [])) for sid in unit_of}
+    still = lock_still_current([context.submission_id for context in contexts])
+    for start in range(0, len(still), LOCK_CHUNK):
+        db.session.execute(update(Submission).where(
+            Submission.id.in_(still[start:start + LOCK_CHUNK]), Submission.status == "submitted"
+        ).values(status="validated"))
+    checked = set(still)
+    unit_of = {context.submission_id: context.org_unit_id for context in contexts
+               if context.submission_id in checked}
+    failures = {sid: verdicts for sid, verdicts in batch.failures.items() if sid in checked}
+    reports = {sid: (unit_of[sid], failures.get(sid, [])) for sid in unit_of}
     opened, closed = apply_verdicts(form.code, period.code, reports, run=run,
                                     existing=report_flags(form.code, period.code))
     count_rules(run, batch.rule_counts, {rule.rule: rule.severity for rule in rules_for(form.code)})
     failure_rows = [{"run_id": run.id, "submission_id": sid, "org_unit_id": unit_of[sid], "rule": verdict.rule,
                      "severity": verdict.severity}
-                    for sid, verdicts in batch.failures.items() for verdict in verdicts]
+                    for sid, verdicts in failures.items() for verdict in verdicts]
     if failure_rows:
         db.session.execute(insert(RunFailure), failure_rows)
-    if unit_of:
-        db.session.execute(update(Submission).where(
-            Submission.form_code == form.code, Submission.period == period.code, Submission.is_current.is_(True),
-            Submission.status == "submitted").values(status="validated"))
     run.reports_checked += len(unit_of)
-    run.reports_failing += len(batch.failures)
+    run.reports_failing += len(failures)
     run.failures += len(failure_rows)
     run.flags_opened += opened
     run.flags_closed += closed
