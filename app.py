@@ -64,6 +64,11 @@ def create_app(config=None):
         return redirect(url_for("admin.index"))
 
     _register_error_pages(app)
+    if app.config.get("PROXY_FIX_HOPS", 0) > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     @app.get("/favicon.ico")
     def favicon():

@@ -18,7 +18,7 @@ Everything that differs between machines comes from the environment:
 | `GUNICORN_CONTROL_SOCKET` | none | path of gunicorn's control socket (`gunicornc`); unset: no control socket |
 | `FORWARDED_ALLOW_IPS` | `127.0.0.1,::1` | proxies whose `X-Forwarded-Proto` gunicorn trusts (its own variable) |
 
-The application is `deploy/wsgi.py`: the service wrapped in werkzeug's ProxyFix (`app.py` does not apply it).
+The application is `deploy/wsgi.py` (create_app; `PROXY_FIX_HOPS` in the environment for the proxy in front).
 
 The application is **not** preloaded: each worker imports and builds the app itself, so each has its own
 SQLAlchemy engine and connection pool (no database socket opened in the master and shared across a fork).

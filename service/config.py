@@ -41,7 +41,14 @@ class Config:
     EMBEDDED = False
     TESTING = False
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or sqlite_url(INSTANCE_DIR / "service.db")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}  # completed for the database by engine_options()
+    # Connections each process keeps (PostgreSQL): a gunicorn worker needs about as many as it has threads.
+    DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "5"))
+    DB_MAX_OVERFLOW = int(os.environ.get("DB_MAX_OVERFLOW", "10"))
+    DB_POOL_TIMEOUT = int(os.environ.get("DB_POOL_TIMEOUT", "10"))
+    # Reverse proxies in front of the service that append to X-Forwarded-For/-Proto/-Host (nginx: 1). 0 trusts
+    # none of those headers, so a client reaching the service directly cannot choose its own address.
+    PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", "0") or 0)
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     SESSION_COOKIE_HTTPONLY = True
@@ -74,6 +81,27 @@ class Config:
             raise ConfigurationError(
                 "SECRET_KEY is required: set it in the environment (the embedded `make run` setup makes its own)."
             )
+        engine_options(config)
+
+
+def engine_options(config):
+    """The engine options for the configured database (kept when the caller set its own).
+
+    PostgreSQL: a pool of the configured size, connections checked before use (the service survives a database
+    restart), and JIT compilation off for every connection: the scope filters have cost estimates above
+    `jit_above_cost` and compiling them cost up to a second per query on the national data set, for queries that
+    run in milliseconds without it."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options.setdefault("pool_pre_ping", True)
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        options.setdefault("pool_size", config.get("DB_POOL_SIZE", 5))
+        options.setdefault("max_overflow", config.get("DB_MAX_OVERFLOW", 10))
+        options.setdefault("pool_timeout", config.get("DB_POOL_TIMEOUT", 10))
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("options", "-c jit=off")
+        options["connect_args"] = connect_args
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    return options
 
 
 class EmbeddedConfig(Config):
@@ -88,6 +116,7 @@ class EmbeddedConfig(Config):
     def finalise(cls, config):
         if not config.get("SECRET_KEY"):
             config["SECRET_KEY"] = embedded_secret_key()
+        engine_options(config)
 
 
 def embedded_secret_key():
@@ -119,9 +148,13 @@ def config_from_environment():
 
     The embedded default is what runs when no `DATABASE_URL` is given (or `SERVICE_MODE=embedded`): the SQLite
     file of `make run`, so that `flask --app app …` commands work on that machine as they are. With a
-    `DATABASE_URL` the service is in production and `SECRET_KEY` is required.
+    `DATABASE_URL` the service is in production and `SECRET_KEY` is required; `SERVICE_MODE=production` without
+    a `DATABASE_URL` is refused rather than silently run on a SQLite file.
     """
     mode = os.environ.get("SERVICE_MODE")
+    if mode == "production" and not os.environ.get("DATABASE_URL"):
+        raise ConfigurationError("SERVICE_MODE=production needs DATABASE_URL (the PostgreSQL database); "
+                                 "the SQLite file is for the embedded `make run` setup only.")
     if mode == "embedded" or (mode != "production" and not os.environ.get("DATABASE_URL")):
         return EmbeddedConfig
     return Config

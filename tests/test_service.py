@@ -30,6 +30,27 @@ def test_a_database_url_means_production_and_none_means_the_embedded_default(mon
     assert Config.SESSION_COOKIE_SAMESITE == "Lax"
 
 
+def test_production_mode_without_a_database_url_is_refused_not_run_on_sqlite(monkeypatch):
+    monkeypatch.setenv("SERVICE_MODE", "production")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+        config_from_environment()
+
+
+def test_behind_a_proxy_the_client_address_is_the_forwarded_one_and_directly_it_cannot_be_chosen(app):
+    from flask import request
+
+    seen = []
+    for hops in (1, 0):
+        config = type("Proxied", (Config,), {"SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                                              "PROXY_FIX_HOPS": hops})
+        proxied = create_app(config)
+        proxied.add_url_rule("/_address", "address", lambda: request.remote_addr)
+        seen.append(proxied.test_client().get("/_address", headers={"X-Forwarded-For": "203.0.113.9"},
+                                               environ_base={"REMOTE_ADDR": "127.0.0.1"}).text)
+    assert seen == ["203.0.113.9", "127.0.0.1"]
+
+
 @pytest.mark.only_sqlite
 def test_sqlite_connections_enforce_foreign_keys_and_use_wal(app, db):
     conn = db.session.connection()  # the test's own connection: another would wait for its write lock
@@ -39,8 +60,9 @@ def test_sqlite_connections_enforce_foreign_keys_and_use_wal(app, db):
 
 
 @pytest.mark.only_postgresql
-def test_postgresql_pool_checks_connections_before_use(app, db):
+def test_postgresql_pool_checks_connections_before_use_and_compiles_nothing(app, db):
     assert db.engine.pool._pre_ping is True
+    assert db.session.connection().exec_driver_sql("SHOW jit").scalar() == "off"  # see service.config
 
 
 def test_a_facility_pointing_at_a_missing_unit_is_refused_by_the_database(db):
