@@ -25,6 +25,7 @@ class Scope:
         self.unit = user.scope_unit if user is not None else None
         self.national = bool(user is not None and user.role == "admin" and user.scope_unit_id is None)
         self.facility_id = user.facility_id if user is not None and user.role == "facility_manager" else None
+        self._other_ids = None
 
     # --- units -------------------------------------------------------------------------------------------
     def _same_edition_clause(self, unit=AdminUnit):
@@ -45,6 +46,26 @@ class Scope:
             .having(func.sum(case((own.in_(inside), 0), else_=1)) == 0)
         )
 
+    def other_edition_ids(self):
+        """The ids of the units of the other edition that lie wholly in the scope: communes (all their succession
+        links inside) and the districts and provinces all of whose communes are. Computed once per Scope (two
+        queries on the succession and the units; a province steward's scope holds a few hundred ids), so that
+        every list filters on a plain list of ids instead of re-deriving it per row."""
+        if self._other_ids is None:
+            communes = set(db.session.scalars(self._other_edition_commune_ids()))
+            members = db.session.execute(select(AdminUnit.id, AdminUnit.district_id, AdminUnit.province_id).where(
+                AdminUnit.id.in_(sorted(communes)), AdminUnit.level == "commune")).all() if communes else []
+            parents = {parent for row in members for parent in (row.district_id, row.province_id) if parent}
+            outside = set()
+            if parents:
+                for row in db.session.execute(select(AdminUnit.id, AdminUnit.district_id, AdminUnit.province_id).where(
+                        AdminUnit.level == "commune", or_(AdminUnit.district_id.in_(sorted(parents)),
+                                                          AdminUnit.province_id.in_(sorted(parents))))):
+                    if row.id not in communes:
+                        outside.update((row.district_id, row.province_id))
+            self._other_ids = frozenset(communes | (parents - outside))
+        return self._other_ids
+
     def unit_clause(self, unit=AdminUnit, edition=None):
         """A WHERE clause on an AdminUnit (or alias) restricting it to this scope."""
         if self.national:
@@ -54,21 +75,7 @@ class Scope:
         same = and_(unit.edition == self.unit.edition, self._same_edition_clause(unit))
         if edition == self.unit.edition:
             return same
-        communes = self._other_edition_commune_ids()
-        member = aliased(AdminUnit)
-        # a district/province of the other edition is in scope when none of its communes is outside the scope
-        whole_parent = and_(
-            unit.level != "commune",
-            ~select(member.id)
-            .where(
-                or_(member.province_id == unit.id, member.district_id == unit.id),
-                member.level == "commune",
-                member.id.not_in(communes),
-            )
-            .exists(),
-            select(member.id).where(or_(member.province_id == unit.id, member.district_id == unit.id)).exists(),
-        )
-        other = and_(unit.edition != self.unit.edition, or_(unit.id.in_(communes), whole_parent))
+        other = and_(unit.edition != self.unit.edition, unit.id.in_(sorted(self.other_edition_ids())))
         if edition is not None:
             return other
         return or_(same, other)
