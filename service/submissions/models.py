@@ -24,6 +24,7 @@ class Submission(db.Model):
         Index("uq_submission_current", "form_code", "period", "org_unit_id", unique=True,
               sqlite_where=text("is_current"), postgresql_where=text("is_current")),
         Index("ix_submission_period_form_current", "period", "form_code", "is_current"),
+        Index("ix_submission_submitted_at", "submitted_at"),  # the admin list's order (newest first)
         CheckConstraint("channel IN ('web', 'upload', 'api')", name="channel"),
     )
 
