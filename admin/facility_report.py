@@ -14,6 +14,8 @@ from service.facilities.models import FACILITY_STATUSES, MODALITIES, MODALITY_UN
 from service.facilities.queries import Totals, capacity_report, open_facility_flags, report_provinces
 
 EXPORT_MAX_ROWS = 50_000
+FACILITY_PAGE = 100  # facilities per page of the table (the province totals and the chart count them all)
+FLAGS_SHOWN = 200  # open facility flags listed on the page; the flag list has them all
 CHART_MAX_FACILITIES = 60
 CHART_CAP = 200
 
@@ -99,9 +101,14 @@ class CapacityReportView(SecureView):
         scope, provinces, report = self._report()
         editions = {unit.edition for unit in provinces}
         labels = {unit.id: province_label(unit, editions) for unit in provinces}
-        flags = open_facility_flags(scope, report.province)
+        flags = open_facility_flags(scope, report.province, limit=FLAGS_SHOWN + 1)
+        pages = max(1, -(-len(report.rows) // FACILITY_PAGE))
+        page = min(max(request.args.get("page", 1, type=int), 1), pages)
         return self.render("admin/capacity_report.html", report=report, provinces=provinces, labels=labels,
-                           chart=chart_data(report, labels), flags=flags, modalities=MODALITIES,
+                           chart=chart_data(report, labels), flags=flags[:FLAGS_SHOWN],
+                           more_flags=len(flags) > FLAGS_SHOWN, page=page, pages=pages,
+                           page_rows=report.rows[(page - 1) * FACILITY_PAGE:page * FACILITY_PAGE],
+                           modalities=MODALITIES,
                            modality_units=MODALITY_UNITS, flag_links=_view_accessible("flags"),
                            facility_links=_view_accessible("facilities"), language=language(),
                            day_text=day_text, percent_text=percent_text, chart_cap=CHART_CAP,

@@ -160,6 +160,9 @@ class ReportEntryView(SecureView):
                            flags=report_flags(form.code, period.code, unit.id))
 
 
+COMPLETENESS_PAGE = 200  # communes per page (the country has 3,321; the summaries above count them all)
+
+
 class CompletenessView(SecureView):
     """Which communes of a district or province have reported a period, on time or late, and which have not."""
 
@@ -185,8 +188,11 @@ class CompletenessView(SecureView):
         ).all()
         status = request.args.get("status")
         rows = [row for row in report.rows if not status or row.status == status]
+        pages = max(1, -(-len(rows) // COMPLETENESS_PAGE))
+        page = min(max(request.args.get("page", 1, type=int), 1), pages)
         return self.render("admin/completeness.html", form=form, period=period, parent=parent, report=report,
-                           rows=rows, status=status, units=units, period_choices=period_choices(form),
+                           rows=rows[(page - 1) * COMPLETENESS_PAGE:page * COMPLETENESS_PAGE], matching=len(rows),
+                           page=page, pages=pages, status=status, units=units, period_choices=period_choices(form),
                            forms=all_forms())
 
 

@@ -344,6 +344,33 @@ def test_an_export_above_the_row_cap_is_refused_with_a_message(client, login, wo
     assert response.status_code == 200
 
 
+def test_a_long_facility_table_is_paged_and_the_totals_still_count_every_facility(client, login, world,
+                                                                                  monkeypatch):
+    import admin.facility_report
+
+    login(world.admin)
+    every = client.get("/admin/capacity/", query_string=ON).text
+    listed = re.findall(r'<tr id="facility-(\d+)"', every)
+    totals = every.split('id="province-totals"')[1].split("</table>")[0]
+    monkeypatch.setattr(admin.facility_report, "FACILITY_PAGE", 2)
+    pages = [client.get("/admin/capacity/", query_string={**ON, "page": page}).text
+             for page in range(1, -(-len(listed) // 2) + 1)]
+    assert [found for html in pages for found in re.findall(r'<tr id="facility-(\d+)"', html)] == listed
+    assert all(html.split('id="province-totals"')[1].split("</table>")[0] == totals for html in pages)
+    assert 'id="page-next"' in pages[0] and 'id="page-next"' not in pages[-1]
+
+
+def test_only_the_first_open_facility_flags_are_listed_with_a_way_to_all(client, login, world, monkeypatch):
+    import admin.facility_report
+
+    login(world.admin)
+    count = len(re.findall(r'<tr id="flag-', client.get("/admin/capacity/", query_string=ON).text))
+    assert count >= 2
+    monkeypatch.setattr(admin.facility_report, "FLAGS_SHOWN", 1)
+    html = client.get("/admin/capacity/", query_string=ON).text
+    assert len(re.findall(r'<tr id="flag-', html)) == 1 and 'id="more-flags"' in html
+
+
 def test_the_page_and_the_exports_follow_the_language_of_the_user(client, login, world, db):
     world.admin.language = "en"
     db.session.flush()

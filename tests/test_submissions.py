@@ -341,6 +341,25 @@ def test_completeness_counts_on_time_late_and_missing(client, login, place, db, 
     assert place.other_commune.code not in page.text
 
 
+def test_national_completeness_sums_per_province_and_pages_the_communes(client, login, place, db, make_unit,
+                                                                       make_user, monkeypatch):
+    from admin import submissions as view
+
+    monkeypatch.setattr(view, "COMPLETENESS_PAGE", 2)
+    period = place.form.parse_period("2026Q3")
+    submit(place.steward, place.form, period, place.commune, good_values(), "web", now=datetime(2026, 9, 1, tzinfo=UTC))
+    login(make_user("admin"))
+    text = " ".join(client.get("/admin/completeness/?period=2026Q3").text.split())
+    assert "Theo tỉnh" in text  # two provinces: summed per province, every commune counted
+    dak_lak = text.split(place.province.name + "</a>")[1].split("</tr>")[0]
+    assert [cell.split(">")[-1] for cell in dak_lak.split("</td>")[1:5]] == ["2", "1", "0", "1"]
+    assert 'id="count-missing">2 / 3' in text and "Trang 1 / 2 (3 dòng)" in text
+    assert text.count('<tr class="status-') == 2
+    second = " ".join(client.get("/admin/completeness/?period=2026Q3&page=2").text.split())
+    assert second.count('<tr class="status-') == 1 and 'id="page-previous"' in second
+    assert client.get("/admin/completeness/?period=2026Q3&page=99").status_code == 200  # clamped to the last
+
+
 def test_reminder_job_lists_late_communes_and_closes_them_once_reported(place, db):
     remind_late_communes(today=date(2026, 9, 20))  # 2026Q3 due 14/09 in Đắk Lắk, not yet elsewhere
     open_ids = set(db.session.scalars(select(Reminder.org_unit_id).where(Reminder.period == "2026Q3",

@@ -35,7 +35,8 @@ class Completeness:
     period: Period
     parent: AdminUnit | None
     rows: list = field(default_factory=list)
-    groups: list = field(default_factory=list)  # (district, {on_time, late, missing, total})
+    groups: list = field(default_factory=list)  # (province or district, {on_time, late, missing, total})
+    group_level: str = "district"
 
     def count(self, status=None):
         return sum(1 for row in self.rows if status is None or row.status == status)
@@ -54,7 +55,8 @@ class Completeness:
 
 def completeness(form, period, parent, scope):
     """Which communes under `parent` reported the period, on time or late (judged on the first version, as
-    DHIS2 does), and which have not."""
+    DHIS2 does), and which have not. `groups` sums them per province when the communes span several provinces,
+    else per district on the 2024 list (the 2025 list has no districts)."""
     communes = communes_under(scope, parent, period.edition)
     ids = [unit.id for unit in communes]
     first, current = {}, {}
@@ -67,22 +69,27 @@ def completeness(form, period, parent, scope):
                 first[submission.org_unit_id] = submission
             if submission.is_current:
                 current[submission.org_unit_id] = submission
-    provinces = {}
+    due_in = {}  # the due date depends on the province only
     result = Completeness(form.code, period, parent)
     for unit in communes:
-        province = provinces.setdefault(unit.province_id, db.session.get(AdminUnit, unit.province_id))
-        due = form.due_date(period, province)
+        if unit.province_id not in due_in:
+            due_in[unit.province_id] = form.due_date(period, db.session.get(AdminUnit, unit.province_id))
         submission = first.get(unit.id)
         status = "missing" if submission is None else ("on_time" if submission.on_time else "late")
-        result.rows.append(CommuneStatus(unit, due, status, submission, current.get(unit.id)))
-    if period.edition == 2024:
-        by_district = {}
-        for row in result.rows:
-            counts = by_district.setdefault(row.unit.district_id, {"on_time": 0, "late": 0, "missing": 0})
-            counts[row.status] += 1
-        for district_id, counts in by_district.items():
-            result.groups.append((db.session.get(AdminUnit, district_id), counts | {"total": sum(counts.values())}))
-        result.groups.sort(key=lambda item: item[0].sort_name)
+        result.rows.append(CommuneStatus(unit, due_in[unit.province_id], status, submission, current.get(unit.id)))
+    if len(due_in) > 1:
+        result.group_level, key = "province", "province_id"
+    elif period.edition == 2024:
+        result.group_level, key = "district", "district_id"
+    else:
+        return result
+    counted = {}
+    for row in result.rows:
+        counts = counted.setdefault(getattr(row.unit, key), {"on_time": 0, "late": 0, "missing": 0})
+        counts[row.status] += 1
+    for unit_id, counts in counted.items():
+        result.groups.append((db.session.get(AdminUnit, unit_id), counts | {"total": sum(counts.values())}))
+    result.groups.sort(key=lambda item: item[0].sort_name)
     return result
 
 
