@@ -939,10 +939,54 @@ def visible_targets(scope, plan_id=None):
         query.where(target_clause(scope))).unique()]
 
 
-def attainment_rows(scope, on_date, plan_id=None):
-    return [AttainmentRow(target, queries.attainment(target, on_date, unit),
-                          queries.projection(target, on_date, unit))
-            for target, unit in visible_targets(scope, plan_id)]
+def attainment_rows(scope, on_date, plan_id=None, pairs=None):
+    """The attainment and the projection of every visible target (or of the `pairs` given), in one statement."""
+    pairs = visible_targets(scope, plan_id) if pairs is None else pairs
+    return [AttainmentRow(target, now, later)
+            for (target, _unit), (now, later) in zip(pairs, queries.measure(pairs, on_date), strict=True)]
+
+
+ATTAINMENT_PAGE_SIZE = 50
+ALL_PROVINCES = "all"
+
+
+def target_province_id(target):
+    """The province a target is set in (its scope unit, or the province above it)."""
+    unit = target.scope_unit
+    return unit.province_id or unit.id
+
+
+@dataclass
+class AttainmentSelection:
+    """Which targets the attainment page shows: one province's (by default the first, when the user reads
+    several), or all of them a page at a time."""
+
+    pairs: list
+    provinces: list
+    province: str
+    page: int
+    pages: int
+    total: int
+    first: int
+
+
+def select_attainment(scope, plan_id, province_arg, page_arg, paginate=True):
+    pairs = visible_targets(scope, plan_id)
+    ids = list(dict.fromkeys(target_province_id(target) for target, _unit in pairs))
+    provinces = sorted(db.session.scalars(select(AdminUnit).where(AdminUnit.id.in_(ids))).all(),
+                       key=lambda unit: unit.sort_name) if len(ids) > 1 else []
+    province = ""
+    if provinces:
+        known = {str(unit.id) for unit in provinces}
+        province = province_arg if province_arg == ALL_PROVINCES or province_arg in known else str(provinces[0].id)
+        if province != ALL_PROVINCES:
+            pairs = [(target, unit) for target, unit in pairs if str(target_province_id(target)) == province]
+    total = len(pairs)
+    pages = max(1, -(-total // ATTAINMENT_PAGE_SIZE)) if paginate else 1
+    page = min(max(1, int(page_arg) if (page_arg or "").isdigit() else 1), pages)
+    first = (page - 1) * ATTAINMENT_PAGE_SIZE if paginate else 0
+    shown = pairs[first:first + ATTAINMENT_PAGE_SIZE] if paginate else pairs
+    return AttainmentSelection(shown, provinces, province, page, pages, total, first)
 
 
 class AttainmentView(SecureView):
@@ -955,14 +999,21 @@ class AttainmentView(SecureView):
         raw = request.args.get("plan") or ""
         return int(raw) if raw.isdigit() else None
 
+    def _selection(self, plan_id, paginate=True):
+        return select_attainment(current_scope(), plan_id, request.args.get("province") or "",
+                                 request.args.get("page") or "", paginate)
+
     @expose("/")
     def index(self):
         on_date, plan_id = self._date(), self._plan()
-        rows = attainment_rows(current_scope(), on_date, plan_id)
+        selection = self._selection(plan_id)
+        rows = attainment_rows(current_scope(), on_date, pairs=selection.pairs)
         plans = db.session.scalars(select(TrainingPlan).order_by(TrainingPlan.code)).all()
         return self.render("admin/training_attainment.html", rows=rows, on_date=on_date, plan_id=plan_id,
-                           plans=plans, metrics=METRICS, topic_label=_topic_label, localized=localized,
-                           day_text=day_text, percent_text=percent_text)
+                           plans=plans, selection=selection, all_provinces=ALL_PROVINCES,
+                           page_size=ATTAINMENT_PAGE_SIZE, metrics=METRICS,
+                           topic_label=_topic_label, localized=localized, day_text=day_text,
+                           percent_text=percent_text)
 
     @expose("/target/<int:target_id>")
     def target(self, target_id):
@@ -988,7 +1039,7 @@ class AttainmentView(SecureView):
                   _("Target (%)"), _("Deadline"), _("Meeting the target"), _("Active staff"),
                   _("Attained (%)"), _("Persons still needed"), _("Met"), _("Gap")]
         rows = []
-        for row in attainment_rows(current_scope(), on_date, plan_id):
+        for row in attainment_rows(current_scope(), on_date, pairs=self._selection(plan_id, paginate=False).pairs):
             target, result = row.target, row.result
             unit = result.unit
             rows.append([neutralise(value) for value in (

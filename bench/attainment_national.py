@@ -4,16 +4,20 @@
 
 On the database made by `bench.generate` (it is only read), for every training target of every plan:
 
-- `service.training.queries.attainment(target, day)` on its own scope (two COUNT queries: the active staff of
-  the role in the unit, and those of them who meet the metric): cold is the first pass on a new connection pool,
-  warm the best of three further passes; the slowest targets are listed, with their time;
+- `service.training.queries.attainments(pairs, day)`: every target on its own scope in ONE statement (the active
+  staff of each role in each unit, and per-person training statuses derived once from the records, counted per
+  unit and role): cold is the first pass on a new connection pool, warm the best of three further passes, each in
+  a new session; `single_ms` is the mean time of `attainment(target, day)` (the same statement for one target)
+  over a sample of targets, as the detail page and the API of one target use it;
 - the attainment page's rows (`admin.training.attainment_rows` for a national administrator: attainment and the
-  projection to the deadline of every target), best of three;
+  projection to the deadline of every target, one statement), best of three (`page_s`); and the rows the page
+  shows by default, one province's targets (`province_page_s`);
 - baseline measured in the same run (`grouped_s`): the same numbers for every target from one grouped query per
   (metric, topic) over the whole country (province × role, with the service's own `meets` clause);
-  `ratio_to_grouped = warm_s / grouped_s`; `agrees=yes` when every numerator and denominator is the same;
-- on a miss of the target (or with --profile), a cProfile of one warm pass and the query plan of the slowest
-  target's numerator (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite).
+  `ratio_to_grouped = warm_s / grouped_s`; `agrees=yes` when every numerator and denominator is the same, and
+  the sample's single-target results are those of the batch;
+- on a miss of the target (or with --profile), a cProfile of one warm pass and the query plan of the batch
+  statement (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite).
 
 Target: every target in under 1 s in total (warm). The last line printed is only key=value pairs.
 """
@@ -32,6 +36,7 @@ from bench.common import backend, kv_line, make_app, rss_mb, say
 
 TARGET_S = 1.0
 WARM_RUNS = 3
+SINGLE_SAMPLE = 20
 
 
 def load_targets():
@@ -46,31 +51,48 @@ def load_targets():
 
 
 def one_pass(day):
-    """Every target's attainment in a new session; returns (total s, {target id: (s, numerator, denominator)})."""
+    """Every target's attainment in a new session, in one batch; returns (total s, {target id: (numerator,
+    denominator)}, process CPU s)."""
     from service.extensions import db
-    from service.training.queries import attainment
+    from service.training.queries import attainments
 
     db.session.remove()
     started, started_cpu = time.perf_counter(), time.process_time()
     targets = load_targets()
-    each = {}
-    for target in targets:
-        begun = time.perf_counter()
-        result = attainment(target, day)
-        each[target.id] = (time.perf_counter() - begun, result.numerator, result.denominator)
+    results = attainments([(target, None) for target in targets], day)
+    each = {target.id: (result.numerator, result.denominator) for target, result in zip(targets, results, strict=True)}
     return time.perf_counter() - started, each, time.process_time() - started_cpu
 
 
-def page_pass(day):
-    """The attainment page's rows for a national administrator: attainment and projection of every target."""
-    from admin.training import attainment_rows
+def single_pass(day, sample):
+    """`attainment(target, day)` one target at a time for the sample; returns ([s], {target id: (n, d)})."""
+    from service.extensions import db
+    from service.training.queries import attainment
+
+    db.session.remove()
+    targets = {target.id: target for target in load_targets()}
+    times, found = [], {}
+    for target_id in sample:
+        begun = time.perf_counter()
+        result = attainment(targets[target_id], day)
+        times.append(time.perf_counter() - begun)
+        found[target_id] = (result.numerator, result.denominator)
+    return times, found
+
+
+def page_pass(day, province=False):
+    """The attainment page's rows for a national administrator: attainment and projection of every target (or,
+    with `province`, of the targets the page shows by default: the first province's)."""
+    from admin.training import attainment_rows, select_attainment
     from service.accounts.models import User
     from service.accounts.scope import Scope
     from service.extensions import db
 
     db.session.remove()
     started = time.perf_counter()
-    rows = attainment_rows(Scope(User(username="bench", role="admin")), day)  # transient, never saved
+    scope = Scope(User(username="bench", role="admin"))  # transient, never saved
+    pairs = select_attainment(scope, None, "", "").pairs if province else None
+    rows = attainment_rows(scope, day, pairs=pairs)
     return time.perf_counter() - started, len(rows)
 
 
@@ -122,20 +144,27 @@ def profile_pass(day):
     return out.getvalue()
 
 
-def explain(target_id, day):
-    """The query plan of one target's numerator query."""
+def explain(day):
+    """The query plan of the batch statement of every target."""
     from service.extensions import db
-    from service.training.models import StaffMember, TrainingTarget
-    from service.training.queries import active_on, in_unit, meets
+    from service.training.queries import attainments
 
-    target = db.session.get(TrainingTarget, target_id)
-    statement = sa.select(sa.func.count(StaffMember.id)).where(
-        StaffMember.role_category_id == target.role_category_id, active_on(day), in_unit(target.scope_unit),
-        meets(target.metric, target.topic, day))
+    captured = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        captured.append((statement, parameters))
+
+    targets = load_targets()
+    sa.event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        attainments([(target, None) for target in targets], day)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", capture)
+    statement, parameters = next(item for item in reversed(captured) if item[0].lstrip().upper().startswith(
+        ("SELECT", "WITH")))
     dialect = db.session.get_bind().dialect
-    sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     prefix = "EXPLAIN (ANALYZE, BUFFERS) " if dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
-    rows = db.session.execute(sa.text(prefix + sql)).all()
+    rows = db.session.connection().exec_driver_sql(prefix + statement, parameters).all()
     db.session.rollback()
     return [" | ".join(str(cell) for cell in row) for row in rows]
 
@@ -155,8 +184,6 @@ def measure(url, day, show_profile):
         if not targets:
             say("Không có chỉ tiêu đào tạo nào: chạy bench.generate trước.")
             return 2
-        labels = {target_id: (f"{t.plan.code} {t.scope_unit.code} {t.role_category.code} {t.metric}"
-                              f"{' ' + t.topic if t.topic else ''}") for target_id, t in targets.items()}
         staff_total = db.session.scalar(sa.select(sa.func.count()).select_from(StaffMember))
         active = db.session.scalar(sa.select(sa.func.count(StaffMember.id)).where(active_on(day)))
         say(f"{len(targets)} chỉ tiêu đào tạo; {staff_total:,} cán bộ, {active:,} đang làm việc ngày {day.isoformat()}")
@@ -165,39 +192,37 @@ def measure(url, day, show_profile):
         cold_s, _each, _cpu = one_pass(day)
         passes = [one_pass(day) for _ in range(WARM_RUNS)]
         warm_s, each, warm_cpu_s = min(passes, key=lambda item: item[0])
-        times = sorted(((seconds, target_id) for target_id, (seconds, _n, _d) in each.items()), reverse=True)
-        per_target = [seconds for seconds, _id in times]
-        say(f"attainment() cho mọi chỉ tiêu: nguội {cold_s:.3f} s, ấm {warm_s:.3f} s (các lần: "
+        say(f"attainments() cho mọi chỉ tiêu (một câu lệnh): nguội {cold_s:.3f} s, ấm {warm_s:.3f} s (các lần: "
             + ", ".join(f"{total:.3f}" for total, _each, _cpu in passes) + f"), CPU của tiến trình {warm_cpu_s:.3f} s")
-        say(f"  mỗi chỉ tiêu: trung bình {statistics.mean(per_target) * 1000:.1f} ms, trung vị "
-            f"{statistics.median(per_target) * 1000:.1f} ms, chậm nhất {per_target[0] * 1000:.1f} ms")
+        ids = sorted(targets)
+        sample = ids[::max(1, len(ids) // SINGLE_SAMPLE)][:SINGLE_SAMPLE]
+        single_times, single_found = single_pass(day, sample)
+        single_agrees = all(single_found[target_id] == each[target_id] for target_id in sample)
+        say(f"  attainment() từng chỉ tiêu ({len(sample)} chỉ tiêu mẫu): trung bình "
+            f"{statistics.mean(single_times) * 1000:.1f} ms, chậm nhất {max(single_times) * 1000:.1f} ms; "
+            f"khớp với lượt gộp: {'có' if single_agrees else 'KHÔNG'}")
         by_metric = {}
-        for target_id, (seconds, _n, _d) in each.items():
-            by_metric.setdefault(targets[target_id].metric, []).append(seconds)
+        for target_id, (numerator, denominator) in each.items():
+            by_metric.setdefault(targets[target_id].metric, []).append((numerator, denominator))
         for metric, values in sorted(by_metric.items()):
-            say(f"  {metric:16} {len(values):4} chỉ tiêu, tổng {sum(values):.3f} s, trung bình "
-                f"{statistics.mean(values) * 1000:.1f} ms")
-        say("  chậm nhất:")
-        for seconds, target_id in times[:5]:
-            _s, numerator, denominator = each[target_id]
-            say(f"    {seconds * 1000:7.1f} ms  {labels[target_id]}  {numerator}/{denominator}")
+            say(f"  {metric:16} {len(values):4} chỉ tiêu, tử số {sum(n for n, _d in values):,} / mẫu số "
+                f"{sum(d for _n, d in values):,}")
         page = [page_pass(day) for _ in range(WARM_RUNS)]
-        if page:
-            say(f"Trang chỉ tiêu (attainment + dự báo đến hạn, quản trị toàn quốc): {min(page)[0]:.3f} s, "
-                f"{min(page)[1]} dòng")
+        say(f"Trang chỉ tiêu (attainment + dự báo đến hạn, quản trị toàn quốc, mọi chỉ tiêu): {min(page)[0]:.3f} s, "
+            f"{min(page)[1]} dòng")
+        province_page = [page_pass(day, province=True) for _ in range(WARM_RUNS)]
+        say(f"Trang chỉ tiêu mặc định (một tỉnh): {min(province_page)[0]:.3f} s, {min(province_page)[1]} dòng")
         grouped = [grouped_pass(day) for _ in range(WARM_RUNS)]
         grouped_s, queries, found = min(grouped, key=lambda item: item[0])
-        agrees = all(found.get(target_id) == (numerator, denominator)
-                     for target_id, (_s, numerator, denominator) in each.items())
+        agrees = single_agrees and all(found.get(target_id) == counts for target_id, counts in each.items())
         say(f"Mốc so sánh: {queries} truy vấn gộp theo tỉnh × vai trò cho cả nước {grouped_s:.3f} s; "
             f"khớp từng chỉ tiêu: {'có' if agrees else 'KHÔNG'}")
         met = warm_s < TARGET_S
         if show_profile or not met:
             say("cProfile một lượt ấm (theo thời gian riêng):")
             say(profile_pass(day))
-            slowest = times[0][1]
-            say(f"Kế hoạch truy vấn tử số của chỉ tiêu chậm nhất ({labels[slowest]}):")
-            for line in explain(slowest, day)[:40]:
+            say("Kế hoạch của câu lệnh gộp:")
+            for line in explain(day)[:60]:
                 say("  " + line)
         db.session.remove()
         db.engine.dispose()
@@ -206,9 +231,11 @@ def measure(url, day, show_profile):
     figures = {
         "db": backend(url), "targets": len(targets), "staff": staff_total, "active_staff": active,
         "warm_s": f"{warm_s:.3f}", "warm_cpu_s": f"{warm_cpu_s:.3f}", "cold_s": f"{cold_s:.3f}",
-        "per_target_ms": f"{statistics.mean(per_target) * 1000:.1f}", "max_target_ms": f"{per_target[0] * 1000:.1f}",
-        "page_s": f"{min(page)[0]:.3f}" if page else "n/a", "grouped_s": f"{grouped_s:.3f}",
-        "ratio_to_grouped": f"{warm_s / grouped_s:.1f}", "agrees": "yes" if agrees else "no",
+        "per_target_ms": f"{warm_s / len(targets) * 1000:.1f}",
+        "single_ms": f"{statistics.mean(single_times) * 1000:.1f}",
+        "page_s": f"{min(page)[0]:.3f}", "province_page_s": f"{min(province_page)[0]:.3f}",
+        "grouped_s": f"{grouped_s:.3f}", "ratio_to_grouped": f"{warm_s / grouped_s:.1f}",
+        "agrees": "yes" if agrees else "no",
         "rss_mb": f"{rss_mb():.0f}", "target_met": "yes" if met else "no",
     }
     say(kv_line(figures))

@@ -286,6 +286,30 @@ def test_a_parent_only_narrows_the_result_never_a_figure(world, period_code, lev
         assert under == expected, parent.name
 
 
+@pytest.mark.parametrize("period_code,level,edition", [
+    (OLD, "commune", None), (OLD, "province", None), (NEW, "province", None), (OLD, "province", 2025),
+    (OLD, "commune", 2025),
+])
+def test_keys_only_leave_the_other_values_out(world, period_code, level, edition):
+    """`keys` (what a trend reads) gives the same figures as the full aggregate, restricted to those keys, for
+    fields, a choice value and commune counts, a held-back report and split communes included."""
+    w = world
+    submit(w.admin, w.form, w.old, w.b2, INCONSISTENT, "web")
+    period = Period.parse(period_code)
+    every_indicator = {key for item in all_indicators() for key in (*item.numerator, *item.denominator)}
+    for keys in (("treated_total", "addicts_with_record"), ("key_communes_with_prevention", "key_communes"),
+                 ("community_model", "communes_reporting", "key_commune_class=I", "no_such_key"),
+                 tuple(every_indicator)):
+        full = aggregate(w.form, period, level, edition=edition)
+        only = aggregate(w.form, period, level, edition=edition, keys=keys)
+        assert [item.unit.id for item in only] == [item.unit.id for item in full]
+        for a, b in zip(full, only, strict=True):
+            assert b.values == {key: value for key, value in a.values.items() if key in keys}
+            assert b.not_attributable_values == {key: value for key, value in a.not_attributable_values.items()
+                                                 if key in keys}
+            assert (counts(a), a.not_attributable) == (counts(b), b.not_attributable)
+
+
 def _parents_of(unit_id):
     from service.units.models import AdminUnit
 

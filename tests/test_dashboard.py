@@ -170,6 +170,63 @@ def test_the_latest_period_with_reports_is_the_default(world):
     assert dashboard.latest_reported_period(world.form, Scope(world.steward), local_today()) == world.period
 
 
+def _add_report(world, db, unit, period_code, values):
+    period = Period.parse(period_code)
+    row = Submission(form_code=world.form.code, form_version=1, period=period_code, period_type=period.kind,
+                     org_unit_id=unit.id, version=1, is_current=True, values=values, submitted_by_id=world.admin.id,
+                     channel="web", due_date=period.end, on_time=True)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+@pytest.mark.parametrize("role", ["steward", "admin"])
+def test_the_fast_latest_period_is_the_one_of_the_whole_table(world, db, role):
+    """latest_reported_period reads the last two years' codes first: the same answer as the query over every
+    period, whether the latest report is older than that, inside it, or after `today`."""
+    from service.submissions.queries import _latest_period as every_period
+    from service.submissions.queries import latest_reported_period
+
+    scope = Scope(getattr(world, role))
+    for today in (date(2024, 8, 1), date(2025, 1, 10), date(2026, 3, 1)):
+        assert latest_reported_period(world.form, scope, today) == every_period(world.form, scope, today)
+    _add_report(world, db, world.commune_1x, "2025Q1", report_values(10, 5))
+    _add_report(world, db, world.commune_1x, "2026Q4", report_values(10, 5))
+    for today in (date(2024, 8, 1), date(2025, 6, 1), date(2026, 3, 1), date(2027, 2, 1), None):
+        assert latest_reported_period(world.form, scope, today) == every_period(world.form, scope, today)
+    assert latest_reported_period(world.form, scope, date(2026, 3, 1)) == Period.parse("2025Q1")
+    assert latest_reported_period(world.form, scope) == Period.parse("2026Q4")
+
+
+def test_the_trend_adds_up_the_same_figures_as_the_full_aggregate(world, db):
+    """An earlier period of the trend adds up only the indicator's parts: the same value, completeness and held-back
+    count as the full aggregate of that period, and nothing of another scope."""
+    from service.aggregation.queries import aggregate
+
+    _add_report(world, db, world.commune_1x, "2024Q1", report_values(40, 10))
+    held = _add_report(world, db, world.commune_1y, "2024Q1", report_values(40, 40, key_commune_class="I"))
+    db.session.add(Flag(subject="report", submission_id=held.id, org_unit_id=world.commune_1y.id,
+                        form_code=world.form.code, period="2024Q1", rule="C01", severity="error", status="open",
+                        message_vi="Lỗi thử", message_en="Test error", observed={}, values_hash="y"))
+    _add_report(world, db, world.commune_2x, "2024Q1", report_values(60, 30, key_commune_class="II"))
+    _add_report(world, db, world.commune_b, "2023Q4", report_values(20, 15))
+    db.session.flush()
+    for user in (world.steward, world.admin):
+        scope = Scope(user)
+        for code in ("treatment_rate", "key_communes_prevention", "community_model_share"):
+            result = dashboard.programme(world.form, world.period, scope, code)
+            for point in result.trend:
+                full = dashboard.total_of(aggregate(world.form, point.period, "province", scope=scope), point.period)
+                expected = dashboard.measure(result.indicator, full.values)
+                assert (point.measure.value, point.measure.numerator, point.measure.denominator) == (
+                    expected.value, expected.numerator, expected.denominator)
+                assert (point.total.communes_total, point.total.communes_reported, point.total.held_back) == (
+                    full.communes_total, full.communes_reported, full.held_back)
+    values = [point.measure.value for point in dashboard.programme(world.form, world.period, Scope(world.steward),
+                                                                   "treatment_rate").trend]
+    assert values[2] == 40.0  # 2024Q1: 10 + 30 of 40 + 60, the held-back report left out
+
+
 def test_the_programme_sections_run_the_same_queries_whatever_the_number_of_communes(world, db, make_unit):
     def count_queries():
         statements = []

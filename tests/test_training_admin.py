@@ -472,6 +472,41 @@ def test_a_facility_manager_reads_the_targets_measured_on_their_facility(client,
     assert f'id="target-{other.id}"' not in page
 
 
+def test_a_national_admin_reads_one_province_at_a_time_or_all_by_page(client, login, world, target, monkeypatch):
+    item, other, today = target
+    login(world.admin)
+    page = client.get("/admin/attainment/", query_string={"on": today.isoformat()}).text
+    # the first province (by name) by default, the others in the select
+    assert f'id="target-{item.id}"' in page and f'id="target-{other.id}"' not in page
+    assert f'<option value="{world.province_a.id}" selected>' in page and f'value="{world.province_b.id}"' in page
+    row = page.split(f'id="target-{item.id}"')[1].split("</tr>")[0]
+    assert '<span class="numerator">2</span>' in row and '<span class="denominator">5</span>' in row
+    chosen = client.get("/admin/attainment/", query_string={"on": today.isoformat(),
+                                                              "province": world.province_b.id}).text
+    assert f'id="target-{other.id}"' in chosen and f'id="target-{item.id}"' not in chosen
+    assert f"province={world.province_b.id}" in chosen.split('id="export-link"')[0].rsplit("<a", 1)[1]
+    every = client.get("/admin/attainment/", query_string={"on": today.isoformat(), "province": "all"}).text
+    assert f'id="target-{other.id}"' in every and f'id="target-{item.id}"' in every
+    assert 'id="attainment-pages"' not in every
+    # a page at a time
+    import admin.training
+
+    monkeypatch.setattr(admin.training, "ATTAINMENT_PAGE_SIZE", 1)
+    first = client.get("/admin/attainment/", query_string={"on": today.isoformat(), "province": "all"}).text
+    second = client.get("/admin/attainment/", query_string={"on": today.isoformat(), "province": "all",
+                                                              "page": 2}).text
+    assert 'id="attainment-pages"' in first and "page=2" in first
+    shown = [f'id="target-{t.id}"' in text for text in (first, second) for t in (item, other)]
+    assert shown.count(True) == 2 and shown[0] != shown[2]
+    # the export follows the choice, without pages
+    rows = list(csv.reader(io.StringIO(client.get("/admin/attainment/export.csv", query_string={
+        "on": today.isoformat(), "province": "all"}).get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(rows) == 3
+    # a coordinator of one province sees no province select
+    login(world.coordinator)
+    assert 'id="province"' not in client.get("/admin/attainment/").text
+
+
 # --- the home page -----------------------------------------------------------------------------------------
 
 def test_the_home_page_lists_what_expires_soon_with_a_link_to_exactly_those(client, login, world, db):

@@ -221,8 +221,8 @@ def _rank_key(row, direction):
 
 def programme(form, period, scope, indicator_code=None):
     """The programme sections of a scope for a period (see the module docstring): one aggregate of the period at
-    the sub-unit level, one per earlier period of the trend at the province level, one query for the targets and
-    one for the first versions."""
+    the sub-unit level, one per earlier period of the trend at the province level (of the chosen indicator's
+    parts only), one query for the targets and one for the first versions."""
     indicators = all_indicators()
     level = sub_level(scope, period)
     aggregates = aggregate(form, period, level, scope=scope)
@@ -251,10 +251,12 @@ def programme(form, period, scope, indicator_code=None):
                            + [target_for(targets, chain, indicator.code, period)])
     ranking = sorted(rows, key=lambda row: _rank_key(row, direction))
 
+    # an earlier period only shows the chosen indicator: its parts are all that is added up
+    parts = (*indicator.numerator, *indicator.denominator)
     trend = []
     for earlier in periods_up_to(period, TREND_PERIODS):
-        earlier_total = total if earlier == period else total_of(aggregate(form, earlier, "province", scope=scope),
-                                                                 earlier)
+        earlier_total = total if earlier == period else total_of(
+            aggregate(form, earlier, "province", scope=scope, keys=parts), earlier)
         trend.append(TrendPoint(earlier, earlier_total, measure(indicator, earlier_total.values,
                                                                 target_for(targets, chain, indicator.code, earlier))))
     return Programme(period, level, indicator, direction, total, measures, trend, ranking, rows)
@@ -293,11 +295,16 @@ def open_flags_by_rule(scope, period=None):
 
 
 def training_attainment(pairs, on_date, limit=TRAINING_MAX_TARGETS):
-    """Attainment of (target, unit it is measured on) pairs on a date, at most `limit` of them (two queries
-    each); returns (rows, whether some were left out)."""
-    from service.training.queries import attainment
+    """Attainment of (target, unit it is measured on) pairs on a date, at most `limit` of them; returns (rows,
+    whether some were left out)."""
+    return attainments_of(pairs[:limit], on_date), len(pairs) > limit
 
-    return [attainment(target, on_date, unit) for target, unit in pairs[:limit]], len(pairs) > limit
+
+def attainments_of(pairs, on_date):
+    """The attainment of each (target, unit) pair on a date, in one statement (service.training.queries)."""
+    from service.training.queries import attainments
+
+    return list(attainments(pairs, on_date)) if pairs else []
 
 
 def occupancy_totals(report):

@@ -60,7 +60,8 @@ def commune_counts():
     return _document().get("counts", {})
 
 
-def _holds(condition, values):
+def holds(condition, values):
+    """Whether a report's values meet one condition of a commune count."""
     value = values.get(condition["field"])
     if "in" in condition:
         return value in condition["in"]
@@ -73,5 +74,5 @@ def _holds(condition, values):
 
 def counts_of(values):
     """The commune counts a report meets (each 1 or 0)."""
-    return {name: int(all(_holds(condition, values) for condition in spec.get("all", [])))
+    return {name: int(all(holds(condition, values) for condition in spec.get("all", [])))
             for name, spec in commune_counts().items()}

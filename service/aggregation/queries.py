@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
-from service.aggregation.indicators import counts_of
+from service.aggregation.indicators import commune_counts, holds
 from service.extensions import db
 from service.submissions.models import PeriodLock, Submission
 from service.units.models import AdminUnit, UnitSuccession
@@ -56,37 +56,53 @@ class Aggregate:
         return round(100.0 * self.communes_reported / self.communes_total, 1) if self.communes_total else None
 
 
-def _typed_codes(form):
-    """(integer, boolean, choice) field codes of a form: read once per aggregation, not once per report."""
-    return tuple(tuple(item.code for item in form.fields if item.type == kind)
-                 for kind in ("integer", "boolean", "choice"))
+def _typed_codes(form, keys=None):
+    """(integer, boolean, choice) field codes of a form, the commune counts as (name, conditions), and the keys
+    kept (None: every one): read once per aggregation, not once per report. With `keys`, only what those
+    aggregated values are made of."""
+    counts = tuple((name, tuple(spec.get("all", []))) for name, spec in commune_counts().items()
+                   if keys is None or name in keys)
+    if keys is None:
+        return (*(tuple(item.code for item in form.fields if item.type == kind)
+                  for kind in ("integer", "boolean", "choice")), counts, None)
+    keys = frozenset(keys)
+    prefixes = {key.split("=", 1)[0] for key in keys if "=" in key}
+    return (tuple(item.code for item in form.fields if item.type == "integer" and item.code in keys),
+            tuple(item.code for item in form.fields if item.type == "boolean" and item.code in keys),
+            tuple(item.code for item in form.fields if item.type == "choice" and item.code in prefixes),
+            counts, keys)
+
+
+def _accumulate(total, typed, values):
+    """Add one clean report's aggregated values to `total` (a dict, changed in place): integers summed, a
+    boolean as 1 or 0, a choice as `code=value`: 1, each commune count as 1 or 0. Made in place, not as a dict
+    per report then added, as this runs for every report of a national table."""
+    integers, booleans, choices, counts, keys = typed
+    get = values.get
+    for code in integers:
+        value = get(code)
+        if isinstance(value, int) and not isinstance(value, bool):
+            total[code] = total.get(code, 0) + value
+    for code in booleans:
+        total[code] = total.get(code, 0) + (1 if get(code) is True else 0)
+    for code in choices:
+        value = get(code)
+        if isinstance(value, str):
+            key = f"{code}={value}"
+            if keys is None or key in keys:
+                total[key] = total.get(key, 0) + 1
+    for name, conditions in counts:
+        total[name] = total.get(name, 0) + int(all(holds(condition, values) for condition in conditions))
+    return total
 
 
 def _report_values(typed, values):
-    integers, booleans, choices = typed
-    result = {}
-    for code in integers:
-        value = values.get(code)
-        if isinstance(value, int) and not isinstance(value, bool):
-            result[code] = value
-    for code in booleans:
-        result[code] = 1 if values.get(code) is True else 0
-    for code in choices:
-        value = values.get(code)
-        if isinstance(value, str):
-            result[f"{code}={value}"] = 1
-    result.update(counts_of(values))
-    return result
+    return _accumulate({}, typed, values)
 
 
 def report_values(form, values):
     """One clean report as aggregated values (see the module docstring)."""
     return _report_values(_typed_codes(form), values)
-
-
-def _add(total, values):
-    for key, value in values.items():
-        total[key] = total.get(key, 0) + value
 
 
 def approved_unit_ids(form_code, period_code):
@@ -129,10 +145,11 @@ def _successions(old_ids):
     return result
 
 
-def aggregate(form, period, level, scope=None, parent=None, approved_only=False, edition=None):
+def aggregate(form, period, level, scope=None, parent=None, approved_only=False, edition=None, keys=None):
     """Aggregates of one form and period at a level, for the units in `scope` (None: everything), under
     `parent` if given, in the period's unit list or, with `edition=2025` for a 2024-list period, on the 2025
-    units. Returns [Aggregate] ordered by unit name."""
+    units. With `keys`, the aggregates' `values` hold only those keys (the same figures, made faster: a
+    trend needs one indicator's parts, not every field). Returns [Aggregate] ordered by unit name."""
     if level not in LEVELS:
         raise AggregationError(f"level must be one of {', '.join(LEVELS)}")
     period_edition = period.edition
@@ -186,22 +203,22 @@ def aggregate(form, period, level, scope=None, parent=None, approved_only=False,
                 item.communes_total += 1
             else:
                 item.not_attributable += 1
-    typed = _typed_codes(form)
+    typed = _typed_codes(form, keys)
     for commune_id, values in reports:
         links = targets.get(commune_id)
         if not links:
             continue
         clean = commune_id not in held
-        contribution = _report_values(typed, values or {}) if clean else None
+        values = values or {}
         for target_id, attributable in links:
             item = get(target_id)
             if not attributable:
                 if clean:
-                    _add(item.not_attributable_values, contribution)
+                    _accumulate(item.not_attributable_values, typed, values)
                 continue
             item.communes_reported += 1
             if clean:
-                _add(item.values, contribution)
+                _accumulate(item.values, typed, values)
             else:
                 item.held_back += 1
     units = {unit.id: unit for unit in db.session.scalars(select(AdminUnit).where(

@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import joinedload
 
+from service.aggregation.dashboard import attainments_of
 from service.aggregation.indicators import all_indicators, commune_counts
 from service.aggregation.models import ApprovalEvent, IndicatorTarget
 from service.aggregation.queries import Aggregate, AggregationError, aggregate, aggregate_unit, approved_unit_ids
@@ -29,7 +30,6 @@ from service.forms.periods import Period, periods_up_to
 from service.submissions.models import PeriodLock
 from service.submissions.queries import completeness as completeness_of
 from service.training.models import METRICS, TOPICS, TrainingTarget
-from service.training.queries import attainment
 from service.units.models import AdminUnit
 from service.validation.models import OPEN_STATUSES, Flag
 
@@ -240,7 +240,7 @@ def training_rows(unit, on_date):
         joinedload(TrainingTarget.plan), joinedload(TrainingTarget.role_category)).where(
         TrainingTarget.scope_unit_id.in_(_related_unit_ids(unit)))
         .order_by(TrainingTarget.plan_id, TrainingTarget.deadline, TrainingTarget.id)).unique().all()
-    return [attainment(target, on_date, unit) for target in targets]
+    return attainments_of([(target, unit) for target in targets], on_date)
 
 
 def _sub_unit_rows(form, period, unit, scope, approved, approved_ids, status):

@@ -4,6 +4,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from service.common.time import local_today
 from service.extensions import db
 from service.forms.periods import Period, PeriodError, recent_periods
 from service.submissions.models import Submission
@@ -130,8 +131,19 @@ def missing_communes(form, period, edition_communes_ids):
 
 def latest_reported_period(form, scope=None, today=None):
     """The latest period of `form` with a current report in `scope` (the shorter type when several end on the
-    same day; with `today`, only periods that have begun), or None."""
+    same day; with `today`, only periods that have begun), or None.
+
+    The codes of the current and the previous year are read first (a range of the period index: a few ms where
+    the whole table of ten national years takes 40–100 ms); the whole table only when none of them has a
+    report. Exact because a period's code begins with its year."""
+    since = str((today or local_today()).year - 1)
+    return _latest_period(form, scope, today, since) or _latest_period(form, scope, today)
+
+
+def _latest_period(form, scope, today, since=None):
     query = select(Submission.period).where(Submission.form_code == form.code, Submission.is_current.is_(True))
+    if since is not None:
+        query = query.where(Submission.period >= since)
     if scope is not None:
         query = query.where(scope.units_column_clause(Submission.org_unit_id))
     periods = []

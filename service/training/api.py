@@ -9,7 +9,7 @@ from service.api import ApiError, api_route, paginate
 from service.common.time import local_today
 from service.extensions import db
 from service.training.models import Certificate, StaffMember, TrainingPlan, TrainingTarget
-from service.training.queries import attainment, projection
+from service.training.queries import measure
 from service.training.schemas import AttainmentSchema, CertificateSchema, StaffSchema
 from service.units.models import AdminUnit
 
@@ -56,14 +56,16 @@ def training_attainment():
                                   .order_by(AdminUnit.edition.desc())).first()
         if unit is None or not g.scope.contains_unit(unit):
             raise ApiError(404, "not_found", _("Not found (or outside your scope)."), [{"parameter": "unit"}])
-    items = []
+    pairs = []
     for target in db.session.scalars(query.order_by(TrainingTarget.id)):
         if not g.scope.contains_unit(target.scope_unit):
             continue
         if unit is not None and not _inside(unit, target.scope_unit):
             continue
-        item = attainment(target, on_date, unit)
-        item.projected = projection(target, on_date, unit)
+        pairs.append((target, unit))
+    items = []
+    for item, projected in measure(pairs, on_date):  # one statement for every target
+        item.projected = projected
         items.append(item)
     return {"items": AttainmentSchema(many=True).dump(items), "total": len(items), "page": 1,
             "per_page": len(items)}
