@@ -7,7 +7,7 @@ from flask_admin import expose
 from flask_babel import gettext as _
 
 from admin.base import SecureView, current_scope
-from admin.formats import day_text, language, percent_text, requested_day
+from admin.formats import day_text, language, percent_text, requested_day, requested_page
 from service.common.export import CSV_MIMETYPE, XLSX_MIMETYPE, csv_bytes, xlsx_bytes
 from service.common.time import format_local
 from service.facilities.models import FACILITY_STATUSES, MODALITIES, MODALITY_UNITS
@@ -102,12 +102,11 @@ class CapacityReportView(SecureView):
         editions = {unit.edition for unit in provinces}
         labels = {unit.id: province_label(unit, editions) for unit in provinces}
         flags = open_facility_flags(scope, report.province, limit=FLAGS_SHOWN + 1)
-        pages = max(1, -(-len(report.rows) // FACILITY_PAGE))
-        page = min(max(request.args.get("page", 1, type=int), 1), pages)
+        page, pages, first = requested_page(len(report.rows), FACILITY_PAGE)
         return self.render("admin/capacity_report.html", report=report, provinces=provinces, labels=labels,
                            chart=chart_data(report, labels), flags=flags[:FLAGS_SHOWN],
                            more_flags=len(flags) > FLAGS_SHOWN, page=page, pages=pages,
-                           page_rows=report.rows[(page - 1) * FACILITY_PAGE:page * FACILITY_PAGE],
+                           page_rows=report.rows[first:first + FACILITY_PAGE],
                            modalities=MODALITIES,
                            modality_units=MODALITY_UNITS, flag_links=_view_accessible("flags"),
                            facility_links=_view_accessible("facilities"), language=language(),

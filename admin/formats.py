@@ -51,3 +51,11 @@ def requested_day(argument="on"):
         flash(_("%(value)s is not a date; showing today.", value=raw), "warning")
         day = local_today()
     return day
+
+
+def requested_page(total, per_page):
+    """(page, pages, first row) for a long table of `total` rows, `per_page` a page: the page asked for in
+    `?page=` (anything else is the first), kept within 1..pages."""
+    pages = max(1, -(-total // per_page))
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    return page, pages, (page - 1) * per_page

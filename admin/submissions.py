@@ -12,6 +12,7 @@ from sqlalchemy import or_, select, true
 from sqlalchemy.orm import joinedload
 
 from admin.base import READ, ScopedModelView, SecureView, current_scope
+from admin.formats import requested_page
 from service.accounts.models import User
 from service.extensions import db
 from service.forms.periods import PERIOD_TYPES, PeriodError, period_containing, recent_periods
@@ -188,10 +189,9 @@ class CompletenessView(SecureView):
         ).all()
         status = request.args.get("status")
         rows = [row for row in report.rows if not status or row.status == status]
-        pages = max(1, -(-len(rows) // COMPLETENESS_PAGE))
-        page = min(max(request.args.get("page", 1, type=int), 1), pages)
+        page, pages, first = requested_page(len(rows), COMPLETENESS_PAGE)
         return self.render("admin/completeness.html", form=form, period=period, parent=parent, report=report,
-                           rows=rows[(page - 1) * COMPLETENESS_PAGE:page * COMPLETENESS_PAGE], matching=len(rows),
+                           rows=rows[first:first + COMPLETENESS_PAGE], matching=len(rows),
                            page=page, pages=pages, status=status, units=units, period_choices=period_choices(form),
                            forms=all_forms())
 

@@ -27,7 +27,7 @@ from wtforms import StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from admin.base import ALL_RIGHTS, READ, ScopedAjaxLoader, ScopedModelView, SecureView, current_scope
-from admin.formats import day_formatter, day_text, language, percent_text, requested_day
+from admin.formats import day_formatter, day_text, language, percent_text, requested_day, requested_page
 from service.accounts.scope import Scope
 from service.common.export import neutralise
 from service.common.text import fold
@@ -970,7 +970,7 @@ class AttainmentSelection:
     first: int
 
 
-def select_attainment(scope, plan_id, province_arg, page_arg, paginate=True):
+def select_attainment(scope, plan_id, province_arg, paginate=True):
     pairs = visible_targets(scope, plan_id)
     ids = list(dict.fromkeys(target_province_id(target) for target, _unit in pairs))
     provinces = sorted(db.session.scalars(select(AdminUnit).where(AdminUnit.id.in_(ids))).all(),
@@ -981,12 +981,11 @@ def select_attainment(scope, plan_id, province_arg, page_arg, paginate=True):
         province = province_arg if province_arg == ALL_PROVINCES or province_arg in known else str(provinces[0].id)
         if province != ALL_PROVINCES:
             pairs = [(target, unit) for target, unit in pairs if str(target_province_id(target)) == province]
-    total = len(pairs)
-    pages = max(1, -(-total // ATTAINMENT_PAGE_SIZE)) if paginate else 1
-    page = min(max(1, int(page_arg) if (page_arg or "").isdigit() else 1), pages)
-    first = (page - 1) * ATTAINMENT_PAGE_SIZE if paginate else 0
-    shown = pairs[first:first + ATTAINMENT_PAGE_SIZE] if paginate else pairs
-    return AttainmentSelection(shown, provinces, province, page, pages, total, first)
+    if not paginate:
+        return AttainmentSelection(pairs, provinces, province, 1, 1, len(pairs), 0)
+    page, pages, first = requested_page(len(pairs), ATTAINMENT_PAGE_SIZE)
+    return AttainmentSelection(pairs[first:first + ATTAINMENT_PAGE_SIZE], provinces, province, page, pages,
+                               len(pairs), first)
 
 
 class AttainmentView(SecureView):
@@ -1000,8 +999,7 @@ class AttainmentView(SecureView):
         return int(raw) if raw.isdigit() else None
 
     def _selection(self, plan_id, paginate=True):
-        return select_attainment(current_scope(), plan_id, request.args.get("province") or "",
-                                 request.args.get("page") or "", paginate)
+        return select_attainment(current_scope(), plan_id, request.args.get("province") or "", paginate)
 
     @expose("/")
     def index(self):

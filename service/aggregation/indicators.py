@@ -70,9 +70,3 @@ def holds(condition, values):
     if "eq" in condition:
         return value == condition["eq"]
     raise ValueError(f"unknown condition {condition}")
-
-
-def counts_of(values):
-    """The commune counts a report meets (each 1 or 0)."""
-    return {name: int(all(holds(condition, values) for condition in spec.get("all", [])))
-            for name, spec in commune_counts().items()}

@@ -96,15 +96,6 @@ def _accumulate(total, typed, values):
     return total
 
 
-def _report_values(typed, values):
-    return _accumulate({}, typed, values)
-
-
-def report_values(form, values):
-    """One clean report as aggregated values (see the module docstring)."""
-    return _report_values(_typed_codes(form), values)
-
-
 def approved_unit_ids(form_code, period_code):
     return set(db.session.scalars(select(PeriodLock.org_unit_id).where(PeriodLock.form_code == form_code,
                                                                        PeriodLock.period == period_code)))
