@@ -3,6 +3,7 @@ periodic report of a province or district, the dashboard, and the indicator targ
 from flask_admin import expose
 
 from admin.base import SecureView
+from service.common import figures
 
 
 class _Placeholder(SecureView):
@@ -258,7 +259,10 @@ class PeriodReportView(SecureView):
             if require_unit:
                 abort(404)
             return scope, form, period, units, None
-        return scope, form, period, units, period_report(form, period, unit, scope, local_today())
+        today = local_today()
+        report = figures.cached("period_report", (form.code, period.code, unit.id, figures.scope_key(scope), today),
+                                lambda: period_report(form, period, unit, scope, today))
+        return scope, form, period, units, report
 
     @staticmethod
     def _can_open(endpoint):
@@ -434,7 +438,7 @@ class DashboardView(SecureView):
 
     @expose("/")
     def index(self):
-        from flask import request
+        from flask import request, url_for
         from flask_login import current_user
 
         from admin.base import current_scope
@@ -457,10 +461,14 @@ class DashboardView(SecureView):
         period = programme = None
         if "indicators" in sections and form is not None:
             period = self._period(form, scope, today)
-            programme = dashboard.programme(form, period, scope, request.args.get("indicator"))
+            indicator = request.args.get("indicator")
+            programme = figures.cached(
+                "dashboard.programme", (form.code, period.code, figures.scope_key(scope), indicator),
+                lambda: dashboard.programme(form, period, scope, indicator))
         pairs = visible_targets(scope)
         training, training_cut = dashboard.training_attainment(pairs, today)
-        report = capacity_report(scope, today)
+        report = figures.cached("capacity_report", (figures.scope_key(scope), today, None, None),
+                                lambda: capacity_report(scope, today))
         editions = {total.edition for total in report.provinces}
         labels = {total.province_id: province_label(total, editions) for total in report.provinces}
         flags = dashboard.open_flags_by_rule(scope, period)
@@ -472,6 +480,7 @@ class DashboardView(SecureView):
             period_choices=self._period_choices(form, period, today) if period else [],
             training=training, training_cut=training_cut, training_max=dashboard.TRAINING_MAX_TARGETS,
             report=report, occupancy=dashboard.occupancy_totals(report), flags=flags, today=today,
+            figures_at=figures.computed_at(), fresh_url=url_for(".index", **{**request.args.to_dict(), "fresh": "1"}),
             occupancy_chart=chart_data(report, labels), chart_cap=CHART_CAP, modalities=MODALITIES,
             modality_units=MODALITY_UNITS, metrics=METRICS, localized=localized, charts=charts,
             percent_text=percent_text, points_text=points_text, day_text=day_text, language=language(),

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 from admin.base import SecureView, current_scope
 from admin.formats import day_text, language, percent_text, requested_day, requested_page
+from service.common import figures
 from service.common.export import CSV_MIMETYPE, XLSX_MIMETYPE, csv_bytes, xlsx_bytes
 from service.common.time import format_local
 from service.facilities.models import FACILITY_STATUSES, MODALITIES, MODALITY_UNITS
@@ -94,7 +95,10 @@ class CapacityReportView(SecureView):
         day = self._day()
         provinces = report_provinces(scope)
         province = self._province(provinces)
-        return scope, provinces, capacity_report(scope, day, province, limit=limit)
+        report = figures.cached(
+            "capacity_report", (figures.scope_key(scope), day, province.id if province else None, limit),
+            lambda: capacity_report(scope, day, province, limit=limit))
+        return scope, provinces, report
 
     @expose("/")
     def index(self):

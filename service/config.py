@@ -73,6 +73,9 @@ class Config:
     # Facility checks: a census older than this is stale; a licence expiring within this many days is a warning.
     FACILITY_CENSUS_MAX_AGE_DAYS = int(os.environ.get("FACILITY_CENSUS_MAX_AGE_DAYS", "14"))
     FACILITY_LICENCE_WARN_DAYS = int(os.environ.get("FACILITY_LICENCE_WARN_DAYS", "60"))
+    # Figures of the dashboards and reports are kept per worker until the data changes, at most this long
+    # (service.common.figures); 0 computes them on every view.
+    FIGURES_CACHE_SECONDS = int(os.environ.get("FIGURES_CACHE_SECONDS", "60"))
 
     @classmethod
     def finalise(cls, config):
@@ -139,6 +142,7 @@ class TestConfig(Config):
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     SCHEDULER_IN_PROCESS = False
+    FIGURES_CACHE_SECONDS = 0  # the tests of the cache turn it on
     LANGUAGE = "vi"
     BABEL_DEFAULT_LOCALE = "vi"
 

@@ -13,6 +13,7 @@ from datetime import date
 
 from sqlalchemy import Date, and_, case, exists, func, literal, or_, select, text, true, union, union_all
 
+from service.common import figures
 from service.extensions import db
 from service.training.models import (
     Attendance,
@@ -351,7 +352,9 @@ def measure(pairs, on_date, projected=True):
         cells.append((unit, target.role_category_id, _today_condition(target, on_date)))
         if projected:
             cells.append((unit, target.role_category_id, _deadline_condition(target, on_date)))
-    denominators, numerators = _count(cells, on_date)
+    denominators, numerators = figures.cached(
+        "training.count", (tuple((unit_key(unit), role, item) for unit, role, item in cells), on_date),
+        lambda: _count(cells, on_date))
     found = []
     for target, unit in pairs:
         key, role = unit_key(unit), target.role_category_id
