@@ -10,8 +10,11 @@ from service.common import figures
 from service.extensions import db
 from service.submissions.models import Submission
 from service.training.models import Certificate, Course, StaffMember
+from tests import test_dashboard
 from tests.conftest import PASSWORD, csrf_token_from
-from tests.test_dashboard import PERIOD, report_values, row_html, world  # noqa: F401  (the fixture)
+from tests.test_dashboard import PERIOD, report_values, row_html
+
+world = test_dashboard.world  # the dashboard's fixture: two provinces, their reports, a facility each, training
 
 
 @pytest.fixture
