@@ -34,7 +34,7 @@ import time
 import sqlalchemy as sa
 
 from bench.common import backend, current_rss_mb, kv_line, make_app, rss_mb, say
-from service.config import PROJECT_DIR
+from service.config import PROJECT_DIR, Config
 
 SLOW_MS = 300
 # pages whose figures are kept until the data changes (service.common.figures): also timed with ?fresh=1
@@ -233,6 +233,8 @@ def measure(url, requests, province_code, show_plans, profiled=(), only=()):
 
     started = time.perf_counter()
     app = make_app(url)
+    # as in production (service.config.Config): figures kept until the data changes, at most a minute
+    app.config["FIGURES_CACHE_SECONDS"] = Config.FIGURES_CACHE_SECONDS
     say(f"Ứng dụng: {time.perf_counter() - started:.1f} s")
     results = {}
     with app.app_context():
