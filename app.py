@@ -94,8 +94,10 @@ def _register_error_pages(app):
     }
 
     def handler(error):
-        if request.path.startswith("/api/"):
-            return error
+        if request.path.startswith("/api/"):  # an app-wide handler for a code wins over the API's: hand it back
+            from service.api import http_error
+
+            return http_error(error)
         title, message = pages[type(error) if isinstance(error, CSRFError) else error.code]
         return render_template("error.html", code=error.code, title=title(), message=message()), error.code
 
