@@ -430,3 +430,27 @@ def test_a_zip_bomb_lying_about_its_size_is_refused_with_memory_bounded(app, cli
     finally:
         tracemalloc.stop()
     assert peak < 40 * 1024 * 1024, peak
+
+
+def test_a_workbook_with_an_xml_entity_bomb_is_refused_with_memory_bounded(app, client, login, sides):
+    """A real workbook whose sheet declares the "billion laughs" entities: refused (openpyxl parses through
+    defusedxml, which forbids entity declarations), memory bounded."""
+    laughs = '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    for level in range(1, 10):
+        previous = "lol" if level == 1 else f"lol{level - 1}"
+        laughs += f'<!ENTITY lol{level} "{("&" + previous + ";") * 10}">'
+    laughs += ']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1">'
+    laughs += '<c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>'
+    source = zipfile.ZipFile(io.BytesIO(workbook_bytes([["commune_code"]])))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry in source.infolist():
+            content = laughs.encode() if entry.filename == "xl/worksheets/sheet1.xml" else source.read(entry)
+            archive.writestr(entry.filename, content)
+    tracemalloc.start()
+    try:
+        refused(app, client, login, sides[0], buffer.getvalue(), "cuoi.xlsx", "Không đọc được sổ tính")
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 1024 * 1024, peak
