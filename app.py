@@ -80,16 +80,25 @@ def create_app(config=None):
 def _register_error_pages(app):
     from flask import render_template
     from flask_babel import gettext as _
+    from flask_wtf.csrf import CSRFError
 
     pages = {
         403: (lambda: _("Access denied"), lambda: _("You do not have the right to open this page.")),
         404: (lambda: _("Not found"), lambda: _("This page does not exist, or it is outside your scope.")),
+        413: (lambda: _("The file is too large"), lambda: _(
+            "The service accepts at most %(limit)s MB in one request: send a smaller file (split it if needed).",
+            limit=(app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024))),
+        CSRFError: (lambda: _("The form has expired"), lambda: _(
+            "The form was sent without its security token, or the token has expired. Nothing was changed: "
+            "go back, reload the page and send the form again.")),
     }
 
     def handler(error):
-        if request.path.startswith("/api/"):
-            return error
-        title, message = pages[error.code]
+        if request.path.startswith("/api/"):  # an app-wide handler for a code wins over the API's: hand it back
+            from service.api import http_error
+
+            return http_error(error)
+        title, message = pages[type(error) if isinstance(error, CSRFError) else error.code]
         return render_template("error.html", code=error.code, title=title(), message=message()), error.code
 
     for code in pages:

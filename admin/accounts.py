@@ -28,6 +28,8 @@ class UserView(ScopedModelView):
     column_list = ("username", "full_name", "role", "scope_unit", "facility", "active", "last_login_at")
     column_details_list = ("username", "full_name", "email", "role", "scope_unit", "facility", "active",
                            "created_at", "last_login_at")
+    column_export_list = column_list
+    personal_data = True
     column_searchable_list = ("username", "full_name")
     column_filters = ("role", "active")
     column_default_sort = "username"
@@ -97,6 +99,7 @@ class UserView(ScopedModelView):
 
 class AuditLogView(ScopedModelView):
     access = {"admin": READ}
+    personal_data = True
     scope_clause = staticmethod(lambda scope: true() if scope.national else false())
     can_set_page_size = True
     column_list = ("at", "actor", "channel", "action", "table_name", "row_id")

@@ -6,23 +6,29 @@
 - `ScopedModelView`: the rows of a view are filtered by the user's org-unit scope in `get_query`,
   `get_count_query` and `get_one` (so list, details, edit, delete, actions and export all go through it); an
   out-of-scope id is a 404; relation dropdowns and ajax lookups are scoped the same way.
+- Exports: a view of personal data (`personal_data = True`) is exported only by `PERSONAL_DATA_EXPORTERS`; an
+  export larger than `EXPORT_MAX_ROWS` is refused with a message (never silently cut); text cells a
+  spreadsheet would run as a formula are neutralised.
 """
 from datetime import datetime
 
-from flask import abort, g, has_request_context, redirect, request, url_for
-from flask_admin import BaseView
+from flask import abort, current_app, flash, g, has_request_context, redirect, request, url_for
+from flask_admin import BaseView, expose
 from flask_admin.actions import action
 from flask_admin.babel import Translations
 from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.helpers import get_redirect_target
 from flask_admin.model import typefmt
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms.validators import ValidationError
 
 from service.accounts.scope import Scope
+from service.common.export import neutralise
 from service.common.text import fold
 from service.common.time import format_local
 from service.extensions import db
@@ -35,6 +41,10 @@ ENDPOINT_RIGHTS = {
     "edit_view": "edit", "delete_view": "delete", "action_view": "edit", "ajax_update": "edit",
     "ajax_lookup": None,
 }
+# Roles that may take lists naming people (staff, qualifications, certificates, users, audit) out of the service:
+# administrators, training coordinators (who keep the roster) and a facility manager (their own facility's staff,
+# for the inspection file of Decree 116). Others read those lists in the service only.
+PERSONAL_DATA_EXPORTERS = frozenset({"admin", "training_coordinator", "facility_manager"})
 
 
 class AdminForm(FlaskForm):
@@ -66,6 +76,8 @@ class RoleAccessMixin:
     """`access` maps a role to the set of rights it has in this view; a role not listed cannot open it."""
 
     access: dict = {}
+    # True for a view whose rows name people: exported only by PERSONAL_DATA_EXPORTERS.
+    personal_data = False
 
     def rights(self):
         if not has_request_context():
@@ -73,7 +85,10 @@ class RoleAccessMixin:
             return ALL_RIGHTS
         if not current_user.is_authenticated or not current_user.is_active:
             return frozenset()
-        return frozenset(self.access.get(current_user.role, ()))
+        rights = frozenset(self.access.get(current_user.role, ()))
+        if self.personal_data and current_user.role not in PERSONAL_DATA_EXPORTERS:
+            rights -= {"export"}
+        return rights
 
     def is_accessible(self):
         return bool(self.rights())
@@ -130,7 +145,6 @@ class ScopedModelView(RoleAccessMixin, ModelView):
     column_type_formatters_export = {**typefmt.EXPORT_FORMATTERS, datetime: _local_datetime}
     page_size = 50
     can_set_page_size = True
-    export_max_rows = 10000
     export_types = ["csv"]
     list_template = "admin/model/list.html"
     # Subclasses: a function Scope → SQLAlchemy clause on self.model.
@@ -161,6 +175,28 @@ class ScopedModelView(RoleAccessMixin, ModelView):
     @property
     def can_view_details(self):
         return "details" in self.rights()
+
+    @property
+    def export_max_rows(self):
+        return current_app.config.get("EXPORT_MAX_ROWS", 10000)
+
+    # export
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        """Flask-Admin's export, refused with a message when the (filtered) list is longer than the cap: a cut
+        list would pass for the whole one."""
+        if export_type in self.export_types and self.can_export:
+            view_args = self._get_list_extra_args()
+            count, _rows = self.get_list(0, None, False, view_args.search, view_args.filters, page_size=1)
+            if count > self.export_max_rows:
+                flash(_("The export would hold %(count)s rows, more than the %(limit)s allowed: narrow the list "
+                        "with the filters or the search, then export again.", count=count,
+                        limit=self.export_max_rows), "error")
+                return redirect(get_redirect_target() or self.get_url(".index_view", **request.args))
+        return super().export(export_type)
+
+    def get_export_value(self, model, name):
+        return neutralise(super().get_export_value(model, name))
 
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)

@@ -34,7 +34,7 @@ class FacilityImportView(SecureView):
             flash(_("Choose a file to send."), "error")
             return redirect(url_for(".index"))
         try:
-            result = import_facilities(current_scope(), file.read(), user=current_user)
+            result = import_facilities(current_scope(), file.read(), user=current_user, filename=file.filename)
             db.session.commit()
         except FacilityImportError as exc:
             db.session.rollback()

@@ -281,6 +281,7 @@ class ReminderView(ScopedModelView):
     access = {"admin": READ, "data_steward": READ}
     scope_clause = staticmethod(_reminder_scope)
     column_list = ("period", "form_code", "org_unit", "due_date", "created_at", "resolved_at")
+    column_details_list = column_list
     column_export_list = ("period", "form_code", "org_unit.code", "org_unit.name", "due_date", "resolved_at")
     column_filters = ("period", "form_code", "resolved_at", "due_date")
     column_default_sort = [("due_date", True)]

@@ -215,9 +215,6 @@ class TrainingModelView(ScopedModelView):
         if right not in self.rights():
             abort(403)
 
-    def get_export_value(self, model, name):
-        return neutralise(super().get_export_value(model, name))
-
     def render(self, template, **kwargs):
         kwargs.setdefault("day_text", day_text)
         kwargs.setdefault("localized", localized)
@@ -252,6 +249,7 @@ COMMON_LABELS = {
 # --- staff -------------------------------------------------------------------------------------------------
 
 class StaffView(TrainingModelView):
+    personal_data = True
     access = {
         "admin": EDIT,
         "training_coordinator": EDIT,
@@ -390,6 +388,7 @@ class StaffView(TrainingModelView):
 # --- qualifications ----------------------------------------------------------------------------------------
 
 class QualificationView(TrainingModelView):
+    personal_data = True
     access = {
         "admin": ALL_RIGHTS,
         "training_coordinator": ALL_RIGHTS,
@@ -443,6 +442,7 @@ class RoleCategoryView(TrainingModelView):
     access = REFERENCE_ACCESS
     scope_clause = staticmethod(everything)
     column_list = ("code", "name_vi", "name_en")
+    column_details_list = column_export_list = column_list
     column_default_sort = "id"
     column_labels = NAME_LABELS
     form_columns = ("code", "name_vi", "name_en")
@@ -452,6 +452,7 @@ class QualificationTypeView(TrainingModelView):
     access = REFERENCE_ACCESS
     scope_clause = staticmethod(everything)
     column_list = ("code", "name_vi", "name_en", "kind")
+    column_details_list = column_export_list = column_list
     column_default_sort = "id"
     column_labels = {**NAME_LABELS, "kind": _l("Kind")}
     KINDS = {"diploma": _l("diploma"), "licence": _l("practising licence")}
@@ -464,6 +465,8 @@ class RoleRequirementView(TrainingModelView):
     access = REFERENCE_ACCESS
     scope_clause = staticmethod(everything)
     column_list = ("role_category", "qualification_type")
+    column_details_list = column_list
+    column_export_list = ("role_category.code", "qualification_type.code")
     column_labels = {"role_category": _l("Role category"), "qualification_type": _l("Required qualification")}
     column_formatters = {"role_category": lambda v, c, m, n: localized(m.role_category),
                          "qualification_type": lambda v, c, m, n: localized(m.qualification_type)}
@@ -738,6 +741,7 @@ def _revoked(view, context, model, name):
 
 
 class CertificateView(TrainingModelView):
+    personal_data = True
     access = {
         "admin": READ | {"create"},
         "training_coordinator": READ | {"create"},
@@ -833,6 +837,7 @@ class TrainingPlanView(TrainingModelView):
     access = {"admin": ALL_RIGHTS, "training_coordinator": EDIT}
     scope_clause = staticmethod(everything)
     column_list = ("code", "name", "number", "issued_on")
+    column_details_list = column_export_list = column_list
     column_default_sort = "code"
     column_searchable_list = ("code", "name", "number")
     column_labels = {"code": _l("Code"), "name": _l("Name"), "number": _l("Document number"),
@@ -852,6 +857,7 @@ class TrainingTargetView(TrainingModelView):
     access = {"admin": ALL_RIGHTS, "training_coordinator": ALL_RIGHTS}
     scope_clause = staticmethod(target_clause)
     column_list = ("plan", "scope_unit", "role_category", "metric", "topic", "percent", "deadline")
+    column_details_list = column_list
     column_export_list = ("plan.code", "scope_unit.code", "scope_unit.name", "role_category.code", "metric", "topic",
                           "percent", "deadline")
     column_default_sort = "deadline"

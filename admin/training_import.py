@@ -47,17 +47,17 @@ class TrainingImportView(SecureView):
         scope = current_scope()
         try:
             if kind == "staff":
-                result = import_staff(scope, file.read())
+                result = import_staff(scope, file.read(), file.filename)
                 message = _("Roster imported: %(created)s new, %(updated)s updated.", **result)
             elif kind == "certificates":
-                result = import_certificates(scope, file.read())
+                result = import_certificates(scope, file.read(), file.filename)
                 message = _("%(count)s certificate(s) recorded.", count=result["certificates"])
             else:
                 class_id = request.form.get("class_id", "")
                 training_class = db.session.get(TrainingClass, int(class_id)) if class_id.isdigit() else None
                 if training_class is None or not scope.contains_unit(training_class.org_unit):
                     abort(404)
-                result = import_attendance(scope, training_class, file.read())
+                result = import_attendance(scope, training_class, file.read(), file.filename)
                 message = _("Attendance of %(rows)s people saved; %(certificates)s certificate(s) issued.", **result)
             db.session.commit()
             flash(message, "success")

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select, true
 
 from admin.base import READ, ScopedModelView, current_scope
+from service.common.urls import safe_next
 from service.extensions import db
 from service.facilities.consistency import COLUMN_LABELS as CENSUS_COLUMN_LABELS
 from service.facilities.models import MODALITIES
@@ -154,6 +155,10 @@ class FlagView(ScopedModelView):
     column_formatters_export = {"observed": lambda v, c, m, n: m.observed, "status": lambda v, c, m, n: m.status,
                                 "severity": lambda v, c, m, n: m.severity}
 
+    # Flags change through explain / accept / reopen only (service.validation.operations), never Flask-Admin's
+    # generic edit form; the "edit" right opens those steps.
+    can_edit = False
+
     def is_action_allowed(self, name):
         """Bulk actions (accepting) are for those who may change flags."""
         return "edit" in self.rights() and super().is_action_allowed(name)
@@ -167,7 +172,7 @@ class FlagView(ScopedModelView):
         return self.get_one(str(flag_id))
 
     def _back(self, flag):
-        return redirect(request.form.get("next") or url_for(".details_view", id=flag.id))
+        return redirect(safe_next(request.form.get("next"), url_for(".details_view", id=flag.id)))
 
     def _step(self, flag_id, step, *args):
         flag = self._flag(flag_id)
@@ -221,6 +226,7 @@ class ValidationRunView(ScopedModelView):
     can_view_details = False
     column_list = ("id", "trigger", "form_code", "periods", "status", "started_at", "duration_s",
                    "reports_checked", "reports_failing", "flags_opened", "flags_closed")
+    column_details_list = column_list
     column_default_sort = [("id", True)]
     column_filters = ("status", "trigger", "form_code")
     column_labels = {

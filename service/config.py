@@ -70,6 +70,8 @@ class Config:
     LOGIN_WINDOW = timedelta(minutes=15)
     LOGIN_MAX_FAILURES_PER_IP = 30
     API_PER_PAGE_MAX = 500
+    # An admin export longer than this is refused with a message (narrow it with the filters) rather than cut.
+    EXPORT_MAX_ROWS = int(os.environ.get("EXPORT_MAX_ROWS", "10000"))
     # Facility checks: a census older than this is stale; a licence expiring within this many days is a warning.
     FACILITY_CENSUS_MAX_AGE_DAYS = int(os.environ.get("FACILITY_CENSUS_MAX_AGE_DAYS", "14"))
     FACILITY_LICENCE_WARN_DAYS = int(os.environ.get("FACILITY_LICENCE_WARN_DAYS", "60"))

@@ -85,7 +85,7 @@ PAGES = {
     "/admin/staff/": (OK, OK, OK, OK, NO),
     "/admin/staff/new/": (OK, OK, NO, NO, NO),
     "/admin/staff/duplicates/": (OK, OK, NO, NO, NO),
-    "/admin/staff/export/csv/": (OK, OK, OK, OK, NO),
+    "/admin/staff/export/csv/": (OK, OK, NO, OK, NO),  # personal data: not exported by data stewards
     "/admin/qualifications/": (OK, OK, OK, OK, NO),
     "/admin/qualifications/new/": (OK, OK, NO, OK, NO),
     "/admin/courses/": (OK, OK, OK, OK, NO),

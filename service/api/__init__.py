@@ -38,7 +38,8 @@ def _api_error(exc):
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(exc):
+def http_error(exc):
+    """An HTTP error as the API's JSON error, in Vietnamese (also used by the app-wide error pages for /api/)."""
     messages = {
         400: _("Bad request."),
         401: _("Authentication required: send Authorization: Bearer <token>."),

@@ -37,7 +37,7 @@ def import_command(file, username):
     user, scope = _importer(username)
     act_as(user.id if user else None, user.username if user else cli_actor(), "cli")
     try:
-        result = import_facilities(scope, file.read(), user=user)
+        result = import_facilities(scope, file.read(), user=user, filename=file.name)
         db.session.commit()
     except FacilityImportError as exc:
         db.session.rollback()

@@ -164,10 +164,10 @@ def _choices(labels, synonyms=None):
     return choices
 
 
-def read_rows(data):
+def read_rows(data, filename=None):
     """[(row number, {column: value})] with the header checked (known column codes, each once, the required)."""
     try:
-        table = raw_table(data)
+        table = raw_table(data, filename)
     except UploadError as exc:
         raise FacilityImportError(exc.errors) from None
     if not table:
@@ -394,12 +394,12 @@ def _write(row, user, today):
     return facility, outcome
 
 
-def import_facilities(scope, data, user=None, today=None):
+def import_facilities(scope, data, user=None, today=None, filename=None):
     """Create or update facilities from an XLSX / CSV file, all or nothing, for an importer with `scope`
     (`user` is recorded on capacity changes). Re-runs the checks of every facility in the file.
     Returns {"created", "updated", "unchanged"}; raises FacilityImportError. Does not commit."""
     today = today or local_today()
-    rows = read_rows(data)
+    rows = read_rows(data, filename)
     checked, errors = check_rows(scope, rows, today)
     if errors:
         raise FacilityImportError(errors)

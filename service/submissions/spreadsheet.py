@@ -193,12 +193,14 @@ def read_table(data, filename, form):
     """The data rows of an uploaded XLSX or CSV file: [(row number, {column code: raw value})], empty rows left
     out. Row numbers are those the user sees (Excel rows, CSV lines). Raises UploadError with every problem
     of the file or its header; the values themselves are checked by `check_rows`."""
-    return _rows_from_table(raw_table(data), form)
+    return _rows_from_table(raw_table(data, filename), form)
 
 
-def raw_table(data):
+def raw_table(data, filename=None):
     """[(row number, [cell values])] of an XLSX or CSV upload, after the checks on the file itself (size, old
-    .xls, ZIP bombs, encodings). Other imports (training records) read their files through this too."""
+    .xls, a name that says another type than the content, ZIP bombs, encodings). The content decides how the file
+    is read; a name, when given, must agree with it. Other imports (training records, facilities) read their files
+    through this too."""
     if not data:
         raise UploadError([_error(_("The file is empty."))])
     limit = current_app.config.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_BYTES)
@@ -208,9 +210,31 @@ def raw_table(data):
     if data.startswith(OLE2_MAGIC):
         raise UploadError([_error(_("This is an old Excel file (.xls). Open it in Excel, save it as Excel "
                                     "Workbook (.xlsx) or CSV UTF-8, then send it again."))])
+    _check_name(filename, data.startswith(ZIP_MAGIC))
     if data.startswith(ZIP_MAGIC):
         return _xlsx_rows(data)
     return _csv_rows(_decode(data))
+
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+TEXT_SUFFIXES = (".csv", ".txt")
+
+
+def _check_name(filename, is_zip):
+    """A file named .xlsx must be a workbook and one named .csv a text file; any other type is refused."""
+    name = (filename or "").strip().lower()
+    if not name or "." not in name.rsplit("/", 1)[-1]:
+        return
+    if name.endswith(WORKBOOK_SUFFIXES):
+        if not is_zip:
+            raise UploadError([_error(_("The file is named .xlsx but is not an Excel workbook: save it again from "
+                                        "Excel as Excel Workbook (.xlsx), or as CSV UTF-8 named .csv."))])
+    elif name.endswith(TEXT_SUFFIXES):
+        if is_zip:
+            raise UploadError([_error(_("The file is named .csv but is not a text file (it is a ZIP archive or a "
+                                        "workbook): name a workbook .xlsx, or save it as CSV UTF-8."))])
+    else:
+        raise UploadError([_error(_("Only Excel workbooks (.xlsx) and CSV text files (.csv) are accepted."))])
 
 
 def _check_zip(data):

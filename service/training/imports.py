@@ -74,10 +74,10 @@ def _score(value):
     return number
 
 
-def read_rows(kind, data):
+def read_rows(kind, data, filename=None):
     """[(row number, {column: value})] with the header checked (codes, exactly the known columns)."""
     try:
-        table = raw_table(data)
+        table = raw_table(data, filename)
     except UploadError as exc:
         raise TrainingImportError(exc.errors) from None
     if not table:
@@ -94,9 +94,9 @@ def read_rows(kind, data):
                       if code}) for number, values in table[1:]]
 
 
-def import_staff(scope, data):
+def import_staff(scope, data, filename=None):
     """Create or update people by staff code; units and facilities must lie in the importer's scope."""
-    rows = read_rows("staff", data)
+    rows = read_rows("staff", data, filename)
     roles = {role.code: role for role in db.session.scalars(select(RoleCategory))}
     errors, clean, seen = [], [], {}
     for number, raw in rows:
@@ -171,9 +171,9 @@ def _staff_by_code(scope, code):
     return person
 
 
-def import_attendance(scope, training_class, data):
+def import_attendance(scope, training_class, data, filename=None):
     """An attendance sheet for a class: people are registered if needed and marked; certificates follow."""
-    rows = read_rows("attendance", data)
+    rows = read_rows("attendance", data, filename)
     errors, clean = [], []
     for number, raw in rows:
         code = cell_text(raw.get("staff_code"))
@@ -208,9 +208,9 @@ def import_attendance(scope, training_class, data):
     return {"rows": len(clean), "certificates": issued}
 
 
-def import_certificates(scope, data):
+def import_certificates(scope, data, filename=None):
     """Certificates earned elsewhere, recorded by hand in bulk."""
-    rows = read_rows("certificates", data)
+    rows = read_rows("certificates", data, filename)
     courses = {course.code: course for course in db.session.scalars(select(Course))}
     errors, clean, numbers = [], [], {}
     for number, raw in rows:
