@@ -278,3 +278,21 @@ def test_truncate_of_the_audit_trail_is_refused(make_unit, db):
         db.session.execute(sa.text("TRUNCATE audit_log"))
     nested.rollback()
     assert db.session.execute(sa.text("SELECT count(*) FROM audit_log")).scalar_one() == before
+
+
+def test_the_audit_trail_is_read_only_in_the_admin(client, login, make_user, db):
+    admin = make_user("admin")
+    login(admin)
+    page = client.get("/admin/audit/")
+    assert page.status_code == 200
+    row = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(1)).one()
+    token = csrf_token_from(page.text)
+    before = db.session.execute(sa.text("SELECT count(*) FROM audit_log")).scalar_one()
+    for url, data in [("/admin/audit/delete/", {"id": str(row.id)}),
+                      ("/admin/audit/action/", {"action": "delete", "rowid": [str(row.id)]}),
+                      (f"/admin/audit/edit/?id={row.id}", {"actor": "someone else"})]:
+        response = client.post(url, data={**data, "csrf_token": token})
+        assert response.status_code in (302, 403), url
+    db.session.expire_all()
+    assert db.session.execute(sa.text("SELECT count(*) FROM audit_log")).scalar_one() >= before
+    assert db.session.get(AuditLog, row.id).actor == row.actor
