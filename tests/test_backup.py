@@ -100,7 +100,7 @@ def test_a_backup_restored_into_an_empty_database_has_every_row_and_value_and_th
     assert sample(target, created.id - 1)["audit"][-1].id == restored.id - 1
 
     env = {**os.environ, "SERVICE_MODE": "production", "DATABASE_URL": target.config["SQLALCHEMY_DATABASE_URI"],
-           "SECRET_KEY": "backup-test"}
+           "SECRET_KEY": "backup-test-" + "k" * 32}
     current = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "current"], cwd=PROJECT_DIR,
                              env=env, capture_output=True, text=True, timeout=120)
     assert current.returncode == 0 and f"{head_revision()} (head)" in current.stdout, current.stderr
