@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 FLASK := SERVICE_MODE=embedded $(BIN)/flask --app app
 
-.PHONY: run test lint test-sqlite test-postgresql install install-dev translations browser clean bench
+.PHONY: run test lint audit-deps test-sqlite test-postgresql install install-dev translations browser clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,13 @@ browser:
 lint: install-dev
 	$(BIN)/ruff check .
 
-## test: lint, then every test, on SQLite and on PostgreSQL (127.0.0.1:5432, database test)
-test: install-dev translations browser lint
+## audit-deps: pip-audit over the pinned set (constraints.txt); a known vulnerability fails, no access to the
+## vulnerability data is said and does not fail (DEPS_AUDIT_REQUIRED=1 makes it fail too)
+audit-deps: install-dev
+	$(BIN)/python .ci/audit_deps.py --requirements constraints.txt --pip-audit $(BIN)/pip-audit
+
+## test: lint, the dependency audit, then every test, on SQLite and on PostgreSQL (127.0.0.1:5432, database test)
+test: install-dev translations browser lint audit-deps
 	$(BIN)/pytest --db=sqlite
 	$(BIN)/pytest --db=postgresql
 

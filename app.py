@@ -153,12 +153,13 @@ def _register_blueprints(app):
 
 def _register_cli(app):
     from service.accounts.cli import users_cli
+    from service.backup.cli import backup_cli
     from service.demo.cli import demo_cli, serve_command
     from service.facilities.cli import facilities_cli
     from service.scheduler import scheduler_cli
     from service.units.cli import units_cli
     from service.validation.cli import validate_cli
 
-    for group in (units_cli, users_cli, demo_cli, scheduler_cli, validate_cli, facilities_cli):
+    for group in (units_cli, users_cli, demo_cli, scheduler_cli, validate_cli, facilities_cli, backup_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve_command)

@@ -12,6 +12,10 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", PROJECT_DIR / "instance"))
 
 
+MIN_SECRET_KEY_LENGTH = 32
+PLACEHOLDER_KEYS = {"change-me", "changeme", "secret", "dev"}
+
+
 class ConfigurationError(RuntimeError):
     """Raised when the environment does not say what the service needs to start safely."""
 
@@ -40,6 +44,7 @@ class Config:
 
     EMBEDDED = False
     TESTING = False
+    DEBUG = False  # never the debugger in production: finalise() refuses FLASK_DEBUG
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or sqlite_url(INSTANCE_DIR / "service.db")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}  # completed for the database by engine_options()
     # Connections each process keeps (PostgreSQL): a gunicorn worker needs about as many as it has threads.
@@ -86,6 +91,14 @@ class Config:
             raise ConfigurationError(
                 "SECRET_KEY is required: set it in the environment (the embedded `make run` setup makes its own)."
             )
+        if len(config["SECRET_KEY"]) < MIN_SECRET_KEY_LENGTH or config["SECRET_KEY"] in PLACEHOLDER_KEYS:
+            raise ConfigurationError(
+                f"SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_LENGTH} characters: "
+                "python3 -c 'import secrets; print(secrets.token_hex(32))'."
+            )
+        if config.get("DEBUG") or _bool("FLASK_DEBUG"):
+            raise ConfigurationError("Debug mode (FLASK_DEBUG / DEBUG) is refused in production: the debugger "
+                                     "runs code sent to it. Use SERVICE_MODE=embedded on a development machine.")
         engine_options(config)
 
 

@@ -1,8 +1,7 @@
 """HTTP security headers and the per-request CSP nonce that Flask-Admin's templates put on their tags."""
 import secrets
 
-from flask import g
-from flask_login import current_user
+from flask import g, request
 
 
 def csp_nonce():
@@ -35,6 +34,12 @@ def set_security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if current_user and getattr(current_user, "is_authenticated", False):
+    if not is_static(request.endpoint):
+        # every page and API answer may hold personal or scoped data (exports too): never kept by a browser or
+        # a proxy; only static files are cacheable
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def is_static(endpoint):
+    return bool(endpoint) and (endpoint == "static" or endpoint.endswith(".static"))

@@ -42,7 +42,7 @@ def test_behind_a_proxy_the_client_address_is_the_forwarded_one_and_directly_it_
 
     seen = []
     for hops in (1, 0):
-        config = type("Proxied", (Config,), {"SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+        config = type("Proxied", (Config,), {"SECRET_KEY": "k" * 32, "SQLALCHEMY_DATABASE_URI": "sqlite://",
                                               "PROXY_FIX_HOPS": hops})
         proxied = create_app(config)
         proxied.add_url_rule("/_address", "address", lambda: request.remote_addr)

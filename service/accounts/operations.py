@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.accounts.models import ROLES, ApiToken, LoginAttempt, User
+from service.accounts.passwords import is_common
 from service.audit.operations import record
 from service.common.time import as_utc, utcnow
 from service.extensions import db
@@ -28,10 +29,15 @@ class AccountError(ValueError):
 
 
 def check_password_policy(password, username=""):
+    """Every path that sets a password comes here: a minimum length, not the username, not a common password.
+    No composition rules and no expiry (NIST SP 800-63B)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(_("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
-    if username and username.lower() in password.lower():
+    if username and username.strip().lower() in password.lower():
         raise AccountError(_("The password must not contain the username."))
+    if is_common(password):
+        raise AccountError(_("This password is one of the most common ones (lists of leaked passwords): "
+                             "choose a less predictable one, for example a few unrelated words."))
 
 
 def resolve_codes(scope_code=None, facility_code=None, edition=None):
