@@ -115,8 +115,9 @@ class Rows:
             user = self.make_user("data_steward", scope=self.province)
             return user, "full_name", "Người sửa thứ nhất", "Người sửa thứ hai", lambda row: row.full_name
         if endpoint == "indicator_targets":
-            row = self.add(IndicatorTarget(plan=self.plan, scope_unit_id=self.province.id, indicator_code="treatment_rate",
-                                           direction="at_least", value=50, deadline=date(2027, 12, 31)))
+            row = self.add(IndicatorTarget(plan=self.plan, scope_unit_id=self.province.id,
+                                           indicator_code="treatment_rate", direction="at_least", value=50,
+                                           deadline=date(2027, 12, 31)))
             return row, "baseline_note", "Ghi chú một", "Ghi chú hai", lambda row: row.baseline_note
         if endpoint == "staff":
             return self.staff(), "position", "Tư vấn viên", "Kế toán", lambda row: row.position
