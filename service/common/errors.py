@@ -73,6 +73,28 @@ def _stale_row(exc):
                          "and make your change again."))
 
 
+def _has_nul(values):
+    return any(isinstance(value, str) and "\x00" in value for value in values)
+
+
+def refuse_nul_characters():
+    """A NUL character in a query string, a form field or a JSON body is refused with a 400: no text the service
+    keeps may hold one, and PostgreSQL refuses to compare with it (a 500 otherwise). Uploaded files are binary
+    and are not concerned."""
+    from flask import abort
+
+    if _has_nul(request.args.keys()) or _has_nul(request.args.values()):
+        abort(400)
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if _has_nul(request.form.keys()) or _has_nul(request.form.values()):
+            abort(400)
+    elif request.content_length or request.is_json:
+        data = request.get_data(cache=True)
+        if b"\x00" in data or (request.is_json and b"\\u0000" in data):
+            abort(400)
+
+
 def register_database_errors(app):
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_nul_characters)
     app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(StaleDataError, _stale_row)
