@@ -104,6 +104,10 @@ def _register_error_pages(app):
     for code in pages:
         app.register_error_handler(code, handler)
 
+    from service.common.errors import register_database_errors
+
+    register_database_errors(app)
+
 
 def _register_models():
     """Import every model module so that metadata (and Alembic) sees all tables."""

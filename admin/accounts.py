@@ -4,10 +4,11 @@ from flask_admin.actions import action
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, true
+from sqlalchemy.orm.exc import StaleDataError
 from wtforms import PasswordField
 from wtforms.validators import Optional, Regexp, ValidationError
 
-from admin.base import READ, ScopedAjaxLoader, ScopedModelView, current_scope
+from admin.base import READ, ScopedAjaxLoader, ScopedModelView, current_scope, edit_conflict_message
 from service.accounts.models import ROLES, User
 from service.accounts.operations import AccountError, create_user, issue_token, update_user
 from service.extensions import db
@@ -56,6 +57,10 @@ class UserView(ScopedModelView):
         except (AccountError, ValidationError) as exc:
             db.session.rollback()
             flash(str(exc), "error")
+            return False
+        except StaleDataError:
+            db.session.rollback()
+            flash(edit_conflict_message(), "error")
             return False
 
     def create_model(self, form):

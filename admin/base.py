@@ -5,7 +5,9 @@
 - `RoleAccessMixin`: which roles may open a view and what each may do there (`access`); anything else is a 403.
 - `ScopedModelView`: the rows of a view are filtered by the user's org-unit scope in `get_query`,
   `get_count_query` and `get_one` (so list, details, edit, delete, actions and export all go through it); an
-  out-of-scope id is a 404; relation dropdowns and ajax lookups are scoped the same way.
+  out-of-scope id is a 404; relation dropdowns and ajax lookups are scoped the same way. The edit form of a
+  row-versioned model (service.common.versioning) carries the version it was read at: saving over a newer version
+  (someone else saved in between) is refused with a conflict message, the form kept and nothing written.
 - Exports: a view of personal data (`personal_data = True`) is exported only by `PERSONAL_DATA_EXPORTERS`; an
   export larger than `EXPORT_MAX_ROWS` is refused with a message (never silently cut); text cells a
   spreadsheet would run as a formula are neutralised.
@@ -25,6 +27,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms.fields import HiddenField
 from wtforms.validators import ValidationError
 
 from service.accounts.scope import Scope
@@ -137,6 +141,22 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
 
 def _local_datetime(view, value, name=None):
     return format_local(value)
+
+
+# The hidden field of an edit form holding the row version the form was read at.
+VERSION_FIELD = "row_version_seen"
+
+
+def edit_conflict_message():
+    return _("This record was changed by someone else after you opened it; nothing was saved. Reload the page to "
+             "see their changes, then make yours again.")
+
+
+class VersionField(HiddenField):
+    """The row version an edit form was read at: compared with the row's, never written to it."""
+
+    def populate_obj(self, obj, name):
+        pass
 
 
 class ScopedModelView(RoleAccessMixin, ModelView):
@@ -260,8 +280,36 @@ class ScopedModelView(RoleAccessMixin, ModelView):
     def create_form(self, obj=None):
         return self._scope_relation_fields(super().create_form(obj))
 
+    # optimistic locking of the edit form
+    def get_edit_form(self):
+        form_class = super().get_edit_form()
+        if "row_version" in self.model.__table__.c:
+            form_class = type(form_class.__name__, (form_class,), {VERSION_FIELD: VersionField()})
+        return form_class
+
     def edit_form(self, obj=None):
-        return self._scope_relation_fields(super().edit_form(obj))
+        form = self._scope_relation_fields(super().edit_form(obj))
+        field = getattr(form, VERSION_FIELD, None)
+        if field is not None and obj is not None and request.method == "GET":
+            field.data = str(obj.row_version)
+        return form
+
+    def validate_form(self, form):
+        """An edit form read at an older row version than the row's now is a conflict (nothing is written)."""
+        if not super().validate_form(form):
+            return False
+        field, model = getattr(form, VERSION_FIELD, None), getattr(form, "_obj", None)
+        if field is not None and model is not None and field.data != str(model.row_version):
+            flash(edit_conflict_message(), "error")
+            return False
+        return True
+
+    def handle_view_exception(self, exc):
+        """Someone saved the row between our read and our write (caught by the version in the UPDATE)."""
+        if isinstance(exc, StaleDataError):
+            flash(edit_conflict_message(), "error")
+            return True
+        return super().handle_view_exception(exc)
 
     def on_model_change(self, form, model, is_created):
         """A saved row must still be in the user's scope (no moving a row out of, or into, someone else's)."""

@@ -22,7 +22,15 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import NumberRange, ValidationError
 
-from admin.base import ALL_RIGHTS, READ, AdminForm, ScopedAjaxLoader, ScopedModelView, filtered_list_url
+from admin.base import (
+    ALL_RIGHTS,
+    READ,
+    VERSION_FIELD,
+    AdminForm,
+    ScopedAjaxLoader,
+    ScopedModelView,
+    filtered_list_url,
+)
 from admin.formats import day_formatter, day_text, language, parse_day, percent_text
 from service.common.time import format_local, local_today
 from service.extensions import db
@@ -167,7 +175,8 @@ class FacilityView(ScopedModelView):
         """A facility manager changes the address and the licence of their facility, nothing else."""
         form = super().edit_form(obj)
         if current_user.role != "admin":
-            for name in [field.name for field in form if field.name not in MANAGER_FIELDS + ("csrf_token",)]:
+            kept = MANAGER_FIELDS + ("csrf_token", VERSION_FIELD)
+            for name in [field.name for field in form if field.name not in kept]:
                 delattr(form, name)
         return form
 

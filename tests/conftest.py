@@ -284,6 +284,16 @@ def csrf_token_from(html):
     return match.group(1) or match.group(2)
 
 
+_ROW_VERSION = re.compile(r'name="row_version_seen"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*name="row_version_seen"')
+
+
+def row_version_from(html):
+    """The hidden row version an admin edit form was read at (admin.base.VERSION_FIELD), as {name: value}."""
+    match = _ROW_VERSION.search(html)
+    assert match, "no row version in the edit form"
+    return {"row_version_seen": match.group(1) or match.group(2)}
+
+
 @pytest.fixture
 def login(client):
     """login(user_or_name, password=PASSWORD) → the response of the login POST (with a real CSRF token)."""

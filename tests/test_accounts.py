@@ -8,7 +8,7 @@ from service.accounts.models import LoginAttempt, User
 from service.accounts.operations import AccountError, issue_token, set_active, set_password
 from service.audit.models import AuditLog
 from service.common.time import utcnow
-from tests.conftest import PASSWORD, csrf_token_from
+from tests.conftest import PASSWORD, csrf_token_from, row_version_from
 
 
 def test_cli_creates_a_scoped_user_from_a_password_on_stdin(runner, make_unit, db):
@@ -176,7 +176,8 @@ def test_changing_a_users_role_in_the_admin_ends_their_sessions(app, client, log
     page = client.get(f"/admin/users/edit/?id={steward.id}")
     response = client.post(f"/admin/users/edit/?id={steward.id}", data={
         "username": steward.username, "full_name": "", "email": "", "role": "training_coordinator",
-        "scope_unit": str(province.id), "active": "y", "new_password": "", "csrf_token": csrf_token_from(page.text)})
+        "scope_unit": str(province.id), "active": "y", "new_password": "", "csrf_token": csrf_token_from(page.text),
+        **row_version_from(page.text)})
     assert response.status_code == 302
     assert db.session.get(User, steward.id).role == "training_coordinator"
     assert other.get("/admin/").status_code == 302

@@ -7,7 +7,7 @@ from service.audit.models import AuditLog
 from service.audit.operations import acting_as
 from service.facilities.models import Facility
 from service.scheduler import JOBS, run_job
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, row_version_from
 
 
 def audit_rows(db, table, row_id=None):
@@ -24,7 +24,7 @@ def test_an_admin_edit_records_who_and_the_old_and_new_values(client, login, mak
     page = client.get(f"/admin/facilities/edit/?id={facility.id}")
     response = client.post(f"/admin/facilities/edit/?id={facility.id}", data={
         "code": facility.code, "name": "Tên mới", "org_unit": str(facility.org_unit_id), "address": "",
-        "csrf_token": csrf_token_from(page.text)})
+        "csrf_token": csrf_token_from(page.text), **row_version_from(page.text)})
     assert response.status_code == 302
     update = [row for row in audit_rows(db, "facility", facility.id) if row.action == "update"]
     assert len(update) == 1

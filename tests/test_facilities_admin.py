@@ -12,7 +12,7 @@ from service.facilities import operations
 from service.facilities.models import CapacityChange, Census, StaffingCondition
 from service.training.models import RoleCategory
 from service.validation.models import Flag
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, row_version_from
 
 TODAY = local_today()
 
@@ -304,7 +304,7 @@ def test_a_manager_edits_only_the_address_and_the_licence(client, login, world, 
         "csrf_token": csrf_token_from(page), "address": "12 Đường Thử", "licence_number": "GP-01/2020",
         "licence_date": "2020-01-02", "licence_issuer": "Sở LĐTBXH", "licence_expires_on": expires.isoformat(),
         "code": "HACKED", "facility_type": "private_rehab", "org_unit": str(world.other_commune.id),
-        "status": "closed"})
+        "status": "closed", **row_version_from(page)})
     assert response.status_code == 302
     db.session.refresh(world.facility)
     assert (world.facility.code, world.facility.facility_type, world.facility.org_unit_id, world.facility.status) == (
@@ -323,7 +323,7 @@ def test_the_admin_registry_form_and_closing_a_facility(client, login, world, db
     assert 'name="revision"' not in page
     data = {"csrf_token": csrf_token_from(page), "code": "CS-A", "name": "Cơ sở cai nghiện A",
             "facility_type": "public_rehab", "org_unit": str(world.commune.id), "address": "", "status": "closed",
-            "closed_on": ""}
+            "closed_on": "", **row_version_from(page)}
     response = client.post(f"/admin/facilities/edit/?id={world.facility.id}", data=data)
     assert response.status_code == 200
     assert "Cơ sở đã đóng cửa cần có ngày đóng cửa." in response.text

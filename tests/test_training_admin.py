@@ -21,7 +21,7 @@ from service.training.models import (
     TrainingPlan,
     TrainingTarget,
 )
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, row_version_from
 
 ENDS = date(2026, 3, 10)
 
@@ -200,7 +200,8 @@ def test_a_facility_manager_sees_and_edits_only_the_staff_of_their_facility(clie
         "csrf_token": csrf_token_from(page.text), "staff_code": "NV-A1", "full_name": "Nguyễn  Thị Lan Anh",
         "date_of_birth": "1985-05-01", "sex": "F", "role_category": str(world.a1.role_category_id),
         "org_unit": str(world.commune_a.id), "facility": str(world.facility_a.id), "position": "Tư vấn viên",
-        "employment_status": "active", "start_date": "", "end_date": ""})
+        "employment_status": "active", "start_date": "", "end_date": "",
+        **row_version_from(page.text)})
     assert response.status_code == 302
     db.session.refresh(world.a1)
     assert world.a1.full_name == "Nguyễn Thị Lan Anh" and world.a1.search_name == "nguyen thi lan anh"

@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.common.time import utcnow
+from service.common.versioning import RowVersioned
 from service.extensions import db
 
 ROLES = {
@@ -18,7 +19,7 @@ ROLES = {
 }
 
 
-class User(db.Model):
+class User(RowVersioned, db.Model):
     __tablename__ = "user_account"
     __audited__ = True
     __audit_secret__ = {"password_hash", "session_version"}

@@ -1,12 +1,12 @@
 """GET /api/v1/aggregates: the aggregated commune reports of a form and period at a level, for the units of the
 caller's scope (a unit only partly in the scope is left out rather than shown with part of its communes)."""
-from flask import current_app, g, request
+from flask import g, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from service.aggregation.queries import LEVELS, AggregationError, aggregate
 from service.aggregation.schemas import AggregateSchema
-from service.api import ApiError, api_route
+from service.api import ApiError, api_route, requested_page
 from service.extensions import db
 from service.forms.periods import PeriodError
 from service.forms.registry import all_forms, get_form
@@ -79,12 +79,7 @@ def _parent(edition):
 
 
 def _page():
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-        per_page = min(current_app.config["API_PER_PAGE_MAX"], max(1, int(request.args.get("per_page", 50))))
-    except ValueError:
-        raise ApiError(400, "bad_request", _("page and per_page must be whole numbers.")) from None
-    return page, per_page
+    return requested_page()
 
 
 @api_route("/aggregates", "Aggregated commune reports of a form and period at a level (province, district or "

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Numer
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.common.time import utcnow
+from service.common.versioning import RowVersioned
 from service.extensions import db
 
 APPROVAL_ACTIONS = {"approve": _l("approved"), "reopen": _l("reopened")}
@@ -41,7 +42,7 @@ class ApprovalEvent(db.Model):
         return APPROVAL_ACTIONS.get(self.action, self.action)
 
 
-class IndicatorTarget(db.Model):
+class IndicatorTarget(RowVersioned, db.Model):
     """A programme target of a plan: the indicator in a scope is `direction` `value` % by `deadline`, from an
     optional baseline (e.g. Cà Mau: treated / addicts with a record from 24.97 % to 50 % by 2015)."""
 

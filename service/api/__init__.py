@@ -3,6 +3,7 @@
 Each domain area adds its routes in its own api.py (`service.units.api`, …) on this blueprint.
 """
 import functools
+import re
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import force_locale
@@ -67,8 +68,49 @@ def _authenticate():
     act_as(user.id, user.username, "api")
 
 
-def api_route(rule, summary, methods=("GET",), roles=None, params=()):
-    """Register a route and its OpenAPI entry; `roles` limits it to those roles."""
+ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "array"}}}},
+}
+LIST_SCHEMA = {
+    "type": "object", "required": ["items", "total", "page", "per_page"],
+    "properties": {"items": {"type": "array", "items": {"type": "object"}}, "total": {"type": "integer"},
+                   "page": {"type": "integer"}, "per_page": {"type": "integer"}},
+}
+ERROR_STATUSES = {"400": "Bad request", "401": "No or bad token", "403": "Not allowed", "404": "Not found",
+                  "409": "Conflict", "413": "Too large", "503": "Database unavailable"}
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+_PATH_PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def _openapi_operation(rule, summary, method, params, body, response):
+    """The OpenAPI entry of one route: path and query parameters, request body, the success shape and the error
+    shape every 4xx/503 has."""
+    parameters = [{"name": name, "in": "path", "required": True,
+                   "schema": {"type": "integer"} if converter == "int" else {"type": "string"}}
+                  for converter, name in _PATH_PARAMETER.findall(rule)]
+    parameters += [{"name": name, "in": "query", "schema": {"type": "string"}} for name in params]
+    success = "201" if method == "POST" else "200"
+    operation = {
+        "summary": summary,
+        "parameters": parameters,
+        "security": [{"bearer": []}],
+        "responses": {success: {"description": "OK", "content": {"application/json": {
+            "schema": response or (LIST_SCHEMA if "page" in params else {"type": "object"})}}}}
+        | {status: {"description": text, "content": {"application/json": {"schema": ERROR_REF}}}
+           for status, text in ERROR_STATUSES.items()},
+    }
+    if body is not None:
+        content_type = "multipart/form-data" if body.get("format") == "multipart" else "application/json"
+        schema = {key: value for key, value in body.items() if key != "format"}
+        operation["requestBody"] = {"required": True, "content": {content_type: {"schema": schema}}}
+    return operation
+
+
+def api_route(rule, summary, methods=("GET",), roles=None, params=(), body=None, response=None):
+    """Register a route and its OpenAPI entry; `roles` limits it to those roles; `body` and `response` are the
+    JSON schemas of the request body and of the success answer (a list when the route pages)."""
 
     def decorator(func):
         @functools.wraps(func)
@@ -79,24 +121,32 @@ def api_route(rule, summary, methods=("GET",), roles=None, params=()):
                 return func(*args, **kwargs)
 
         for method in methods:
-            OPENAPI_PATHS.setdefault(rule, {})[method.lower()] = {
-                "summary": summary,
-                "parameters": [{"name": name, "in": "query", "schema": {"type": "string"}} for name in params],
-                "security": [{"bearer": []}],
-                "responses": {"200": {"description": "OK"}, "401": {"description": "No or bad token"}},
-            }
+            OPENAPI_PATHS.setdefault(rule, {})[method.lower()] = _openapi_operation(rule, summary, method, params,
+                                                                                   body, response)
         return bp.route(rule, methods=list(methods), endpoint=func.__name__)(wrapper)
 
     return decorator
 
 
-def paginate(select_query, schema):
-    """Run a SELECT with page / per_page from the query string; returns the list shape clients rely on."""
+MAX_PAGE = 1_000_000  # far beyond any list, and an OFFSET the databases can still take
+MAX_ID = 2**31 - 1  # the largest integer key a row can have
+
+
+def requested_page():
+    """(page, per_page) from the query string; a 400 for anything but whole numbers in range."""
     try:
         page = max(1, int(request.args.get("page", 1)))
         per_page = min(current_app.config["API_PER_PAGE_MAX"], max(1, int(request.args.get("per_page", 50))))
     except ValueError:
         raise ApiError(400, "bad_request", _("page and per_page must be whole numbers.")) from None
+    if page > MAX_PAGE:
+        raise ApiError(400, "bad_request", _("page must be at most %(max)s.", max=MAX_PAGE))
+    return page, per_page
+
+
+def paginate(select_query, schema):
+    """Run a SELECT with page / per_page from the query string; returns the list shape clients rely on."""
+    page, per_page = requested_page()
     # counted over the query as a subquery: with_only_columns(count()) would lose the FROM of an unfiltered query
     total = db.session.scalar(select(db.func.count()).select_from(select_query.order_by(None).subquery()))
     items = db.session.scalars(select_query.limit(per_page).offset((page - 1) * per_page)).all()
@@ -110,8 +160,9 @@ def openapi():
         "openapi": "3.0.3",
         "info": {"title": "Drug-rehab data quality and training records API", "version": "1"},
         "servers": [{"url": "/api/v1"}],
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "paths": {rule.replace("<", "{").replace(">", "}").replace("int:", ""): spec
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                       "schemas": {"Error": ERROR_SCHEMA}},
+        "paths": {_PATH_PARAMETER.sub(r"{\2}", rule): spec
                   for rule, spec in OPENAPI_PATHS.items()},
         "x-generated-at": utcnow().isoformat(),
     })

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Strin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.common.time import utcnow
+from service.common.versioning import RowVersioned
 from service.extensions import db
 
 FACILITY_TYPES = {
@@ -36,7 +37,7 @@ def _in(values):
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
-class Facility(db.Model):
+class Facility(RowVersioned, db.Model):
     """A facility of the registry. `revision` counts changes of its capacity and census: a form carries the
     revision it was read at, and a write against an older one is refused as a conflict (no lost update)."""
 
@@ -161,7 +162,7 @@ class CensusLine(db.Model):
         return MODALITIES.get(self.modality, self.modality)
 
 
-class StaffingCondition(db.Model):
+class StaffingCondition(RowVersioned, db.Model):
     """A staffing condition of a facility type (Decree 116/2021/NĐ-CP): at least `minimum` active staff of a
     role at the facility, each holding `qualification_type` (valid on the day) when one is named."""
 

@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from service.api import ApiError, api_route, paginate
+from service.api import MAX_ID, ApiError, api_route, paginate
 from service.extensions import db
 from service.forms.registry import all_forms, get_form
 from service.submissions import operations, spreadsheet
@@ -29,8 +29,17 @@ def list_forms():
     return {"items": FormSchema(many=True).dump(forms), "total": len(forms), "page": 1, "per_page": len(forms)}
 
 
+SUBMISSION_BODY = {"type": "object", "required": ["form", "period", "org_unit", "values"], "properties": {
+    "form": {"type": "string"}, "period": {"type": "string"}, "org_unit": {"type": "string"},
+    "values": {"type": "object"}}}
+SUBMISSION_ANSWER = {"type": "object", "required": ["id", "version", "status"], "properties": {
+    "id": {"type": "integer"}, "version": {"type": "integer"}, "status": {"type": "string"}}}
+UPLOAD_BODY = {"format": "multipart", "type": "object", "required": ["form", "period", "file"], "properties": {
+    "form": {"type": "string"}, "period": {"type": "string"}, "file": {"type": "string", "format": "binary"}}}
+
+
 @api_route("/submissions", "Submit a commune report (a new version); honours Idempotency-Key", methods=("POST",),
-           roles=operations.SUBMITTING_ROLES)
+           roles=operations.SUBMITTING_ROLES, body=SUBMISSION_BODY, response=SUBMISSION_ANSWER)
 def create_submission():
     try:
         payload = SubmissionInSchema().load(request.get_json(silent=True) or {})
@@ -52,7 +61,7 @@ def create_submission():
 
 
 @api_route("/submissions/upload", "Submit a spreadsheet (XLSX or CSV) for a form and period, all or nothing",
-           methods=("POST",), roles=operations.SUBMITTING_ROLES)
+           methods=("POST",), roles=operations.SUBMITTING_ROLES, body=UPLOAD_BODY)
 def upload_submissions():
     form = _form_or_error(request.form.get("form"))
     file = request.files.get("file")
@@ -97,8 +106,11 @@ def list_submissions():
                     SubmissionSchema())
 
 
-@api_route("/submissions/<int:submission_id>", "One submission (any version) in the caller's scope")
+@api_route("/submissions/<int:submission_id>", "One submission (any version) in the caller's scope",
+           response=SUBMISSION_ANSWER)
 def get_submission(submission_id):
+    if submission_id > MAX_ID:  # no such row, and a number the database cannot compare with its keys
+        raise ApiError(404, "not_found", _("Not found (or outside your scope)."))
     submission = db.session.scalar(_scoped_submissions().where(Submission.id == submission_id))
     if submission is None:
         raise ApiError(404, "not_found", _("Not found (or outside your scope)."))

@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Numer
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.common.time import utcnow
+from service.common.versioning import RowVersioned
 from service.extensions import db
 
 TOPICS = {
@@ -28,7 +29,7 @@ ATTENDANCE = {"registered": _l("registered"), "attended": _l("attended"), "compl
 SEXES = {"F": _l("female"), "M": _l("male")}
 
 
-class RoleCategory(db.Model):
+class RoleCategory(RowVersioned, db.Model):
     """A role category of the plans (counselling staff, medical staff at treatment facilities, …); data."""
 
     __tablename__ = "role_category"
@@ -45,7 +46,7 @@ class RoleCategory(db.Model):
         return self.name_vi
 
 
-class QualificationType(db.Model):
+class QualificationType(RowVersioned, db.Model):
     """A diploma or practising licence a role may require."""
 
     __tablename__ = "qualification_type"
@@ -62,7 +63,7 @@ class QualificationType(db.Model):
         return self.name_vi
 
 
-class RoleRequirement(db.Model):
+class RoleRequirement(RowVersioned, db.Model):
     """A qualification every member of a role must hold to be "fully qualified"."""
 
     __tablename__ = "role_requirement"
@@ -77,7 +78,7 @@ class RoleRequirement(db.Model):
     qualification_type = relationship("QualificationType")
 
 
-class StaffMember(db.Model):
+class StaffMember(RowVersioned, db.Model):
     """A person on the roster. One who leaves stays in history (end date) but leaves the denominator."""
 
     __tablename__ = "staff_member"
@@ -114,7 +115,7 @@ class StaffMember(db.Model):
         return f"{self.full_name} ({self.staff_code})"
 
 
-class Qualification(db.Model):
+class Qualification(RowVersioned, db.Model):
     __tablename__ = "qualification"
     __audited__ = True
 
@@ -133,7 +134,7 @@ class Qualification(db.Model):
         return f"{self.qualification_type} {self.number}"
 
 
-class Course(db.Model):
+class Course(RowVersioned, db.Model):
     __tablename__ = "course"
     __audited__ = True
 
@@ -150,7 +151,7 @@ class Course(db.Model):
         return f"{self.code} – {self.title}"
 
 
-class TrainingClass(db.Model):
+class TrainingClass(RowVersioned, db.Model):
     """A class (lớp tập huấn) of a course."""
 
     __tablename__ = "training_class"
@@ -221,7 +222,7 @@ class Certificate(db.Model):
         return f"{self.number} ({self.issuer})"
 
 
-class TrainingPlan(db.Model):
+class TrainingPlan(RowVersioned, db.Model):
     __tablename__ = "training_plan"
     __audited__ = True
 
@@ -237,7 +238,7 @@ class TrainingPlan(db.Model):
         return f"{self.number} – {self.name}" if self.number else self.name
 
 
-class TrainingTarget(db.Model):
+class TrainingTarget(RowVersioned, db.Model):
     """A target of a plan: `percent` of the active staff of a role in a scope meet `metric` by `deadline`."""
 
     __tablename__ = "training_target"

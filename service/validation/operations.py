@@ -211,18 +211,37 @@ def owner_name():
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _died_here(run):
+    """Whether the run's owner is a process of this machine that no longer exists (killed mid-run)."""
+    host, _sep, pid = (run.owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def reap_stale_runs(now=None, stale_after=STALE_AFTER):
-    """Runs whose heartbeat stopped (the process died mid-run) are marked failed and their slot is freed so
-    that the slot is run again; they never count as passed. Returns how many were reaped."""
+    """Runs whose process died mid-run are marked failed and their slot is freed so that the slot is run again;
+    they never count as passed. A run is dead when its heartbeat stopped, or at once when its owner was a process
+    of this machine that is gone (killed). Returns how many were reaped."""
     now = now or utcnow()
-    stale = db.session.scalars(select(ValidationRun).where(
-        ValidationRun.status == "running", ValidationRun.heartbeat_at < now - stale_after)).all()
+    running = db.session.scalars(select(ValidationRun).where(ValidationRun.status == "running")).all()
+    stale = [run for run in running if _aware(run.heartbeat_at, now) < now - stale_after or _died_here(run)]
     for run in stale:
         db.session.execute(update(ValidationRun).where(ValidationRun.id == run.id, ValidationRun.status == "running")
                            .values(status="failed", finished_at=now, error="stopped without finishing (heartbeat lost)",
                                    slot=f"{run.slot}#failed-{run.id}" if run.slot else None))
     db.session.flush()
     return len(stale)
+
+
+def _aware(moment, now):
+    return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
 
 
 def start_run(trigger, form_code, periods, slot=None, suite_hashes=None):
