@@ -26,7 +26,7 @@ from service.extensions import db as _db
 from service.facilities.models import Facility
 from service.submissions.models import Submission, Upload
 from service.training.models import Attendance, Certificate, StaffMember
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, row_version_from
 from tests.hostile import ESCAPED, FORM, PERIOD, RAW_TAGS, build_world, model_views
 from tests.test_access import admin_get_urls, rows_of
 
@@ -179,7 +179,8 @@ def test_flask_admin_url_parameter_stays_on_this_host(client, login, sides, make
         edit = client.get("/admin/facilities/edit/", query_string={"id": facility.id, "url": target})
         assert all(stays_here(link) for link in links_of(edit.text) if link != "javascript:void(0)"), target
         edited = client.post("/admin/facilities/edit/", query_string={"id": facility.id, "url": target}, data={
-            "code": code, "name": "Đã sửa", "org_unit": str(a.commune.id), "address": "", "csrf_token": token})
+            "code": code, "name": "Đã sửa", "org_unit": str(a.commune.id), "address": "", "csrf_token": token,
+            **row_version_from(edit.text)})
         assert edited.status_code == 302 and stays_here(edited.headers["Location"]), target
         deleted = client.post("/admin/facilities/delete/", query_string={"url": target},
                               data={"id": str(facility.id), "csrf_token": token, "url": target})

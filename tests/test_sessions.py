@@ -12,7 +12,7 @@ from service.accounts.operations import AccountError, create_user, issue_token, 
 from service.accounts.passwords import common_passwords, is_common
 from service.config import Config, ConfigurationError, EmbeddedConfig
 from service.security import is_static
-from tests.conftest import PASSWORD, csrf_token_from
+from tests.conftest import PASSWORD, csrf_token_from, row_version_from
 
 
 def config_like(base, app, **values):
@@ -226,7 +226,7 @@ def test_the_admin_user_form_refuses_a_common_password_on_create_and_on_edit(cli
     response = client.post(f"/admin/users/edit/?id={steward.id}", data={
         "username": steward.username, "full_name": "", "email": "", "role": "data_steward",
         "scope_unit": str(province.id), "active": "y", "new_password": "password1234",
-        "csrf_token": csrf_token_from(page.text)}, follow_redirects=True)
+        "csrf_token": csrf_token_from(page.text), **row_version_from(page.text)}, follow_redirects=True)
     assert "phổ biến" in response.text
     db.session.expire_all()
     assert db.session.get(User, steward.id).password_hash == before
@@ -259,7 +259,8 @@ def test_disabling_a_user_in_the_admin_form_stops_their_open_session_and_token_a
     page = client.get(f"/admin/users/edit/?id={steward.id}")
     response = client.post(f"/admin/users/edit/?id={steward.id}", data={
         "username": steward.username, "full_name": "", "email": "", "role": "data_steward",
-        "scope_unit": str(province.id), "new_password": "", "csrf_token": csrf_token_from(page.text)})  # active off
+        "scope_unit": str(province.id), "new_password": "", "csrf_token": csrf_token_from(page.text),
+        **row_version_from(page.text)})  # active off
     assert response.status_code == 302
     assert db.session.get(User, steward.id).active is False
     assert other.get("/admin/").status_code == 302
