@@ -374,14 +374,18 @@ class Generator:
         self.set_revisions()
 
     def set_revisions(self):
-        from sqlalchemy import update
+        from sqlalchemy import bindparam, update
 
         from service.extensions import db
         from service.facilities.models import Facility
 
         started = time.perf_counter()
-        db.session.execute(update(Facility), [{"id": f["id"], "revision": f["revision"]}
-                                              for f in self.facility_list if f["revision"]])
+        # a Core statement: the ORM's bulk update by primary key would ask for each row's row_version
+        table = Facility.__table__
+        rows = [{"facility_id": f["id"], "new_revision": f["revision"]} for f in self.facility_list if f["revision"]]
+        if rows:
+            db.session.execute(update(table).where(table.c.id == bindparam("facility_id"))
+                               .values(revision=bindparam("new_revision")), rows)
         self.tally.add("facility", 0, time.perf_counter() - started)
 
     # --- staff ---------------------------------------------------------------------------------------------
