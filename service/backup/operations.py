@@ -102,14 +102,7 @@ def create_backup(url, output=None):
             source_path = _sqlite_path(url)
             if not source_path.exists():
                 raise BackupError(_("The database file %(file)s does not exist.", file=source_path))
-            source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
-            target = sqlite3.connect(partial)
-            try:
-                with target:
-                    source.backup(target)
-            finally:
-                target.close()
-                source.close()
+            _sqlite_copy(source_path, partial)
         else:
             uri, env = _libpq(url)
             _run([_tool("pg_dump"), "--format=custom", "--no-password", f"--file={partial}", f"--dbname={uri}"], env)
@@ -118,6 +111,18 @@ def create_backup(url, output=None):
     finally:
         partial.unlink(missing_ok=True)
     return output
+
+
+def _sqlite_copy(source_path, target_path):
+    """SQLite's online backup API: a consistent copy of the committed data, while other connections write."""
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    target = sqlite3.connect(target_path)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        target.close()
+        source.close()
 
 
 def check_backup_file(path, kind):
@@ -160,15 +165,7 @@ def restore_backup(url, engine, path, replace=False):
         raise BackupError(_("The target database is not empty (%(count)s tables): restoring would replace it. "
                             "Run again with --yes to replace it.", count=len(existing)))
     if kind == "sqlite":
-        target_path = _sqlite_path(url)
-        source = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-        target = sqlite3.connect(target_path)
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            target.close()
-            source.close()
+        _sqlite_copy(Path(path).resolve(), _sqlite_path(url))
     else:
         uri, env = _libpq(url)
         _run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
