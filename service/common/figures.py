@@ -63,7 +63,7 @@ def data_version():
 
 def cached(name, key, compute):
     """`compute()`, or the value it returned for the same (name, key) less than FIGURES_CACHE_SECONDS ago in this
-    process. The oldest computation time used by this request is kept in `g.figures_at` (see `computed_at`)."""
+    process. The oldest computation time this request took from the cache is kept in `g.figures_at` (`computed_at`)."""
     seconds = current_app.config.get("FIGURES_CACHE_SECONDS", 0)
     if seconds <= 0:
         return compute()
@@ -76,13 +76,13 @@ def cached(name, key, compute):
         entry = (compute(), utcnow())
         with _lock:
             cache[full_key] = entry
-    if has_request_context():
+    elif has_request_context():
         g.figures_at = min(g.get("figures_at") or entry[1], entry[1])
     return entry[0]
 
 
 def computed_at():
-    """When the oldest cached figure of this request was computed (None when every figure is live)."""
+    """When the oldest figure this request took from the cache was computed (None when it computed them all)."""
     return g.get("figures_at") if has_request_context() else None
 
 
