@@ -78,10 +78,6 @@ def _parent(edition):
     return unit
 
 
-def _page():
-    return requested_page()
-
-
 @api_route("/aggregates", "Aggregated commune reports of a form and period at a level (province, district or "
            "commune), for the units in the caller's scope, with completeness, values and indicators",
            params=("form", "period", "level", "org_unit", "edition", "approved_only", "page", "per_page"))
@@ -91,7 +87,7 @@ def list_aggregates():
     level = _level()
     edition = _edition(period, level)
     approved_only = _approved_only()
-    page, per_page = _page()
+    page, per_page = requested_page()
     parent = _parent(edition)
     try:
         items = aggregate(form, period, level, scope=g.scope, parent=parent, approved_only=approved_only,
