@@ -3,6 +3,8 @@
     flask --app app serve          # the embedded service (what `make run` starts)
     flask --app app db upgrade     # schema migrations
 """
+import importlib
+
 from flask import Flask, g, redirect, request, url_for
 from flask_login import current_user
 
@@ -116,6 +118,7 @@ def _register_models():
     import service.audit.models  # noqa: F401
     import service.audit.operations  # noqa: F401  (registers the flush listener)
     import service.facilities.models  # noqa: F401
+    import service.flags.models  # noqa: F401
     import service.submissions.models  # noqa: F401
     import service.training.models  # noqa: F401
     import service.units.models  # noqa: F401
@@ -144,11 +147,16 @@ def _register_auth(app):
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
 
+# the areas whose api.py adds routes to the API blueprint, in the order of the OpenAPI document
+API_AREAS = ("submissions", "training", "units", "validation", "aggregation", "facilities")
+
+
 def _register_blueprints(app):
-    import service.aggregation.api  # noqa: F401
-    import service.facilities.api  # noqa: F401  (adds its routes to the API blueprint before it is registered)
     from service.api import bp as api_bp
     from service.i18n import bp as i18n_bp
+
+    for area in API_AREAS:  # each adds its routes to the blueprint, which must happen before it is registered
+        importlib.import_module(f"service.{area}.api")
 
     app.register_blueprint(i18n_bp)
     app.register_blueprint(api_bp)

@@ -1,6 +1,7 @@
 """The HTTP API under /api/v1: bearer tokens, JSON errors in Vietnamese, paginated lists, OpenAPI document.
 
-Each domain area adds its routes in its own api.py (`service.units.api`, …) on this blueprint.
+Each domain area adds its routes in its own api.py (`service.units.api`, …) on this blueprint; `app.py` imports
+them all (`API_AREAS`) before it registers the blueprint, so this module imports no area.
 """
 import functools
 import re
@@ -167,8 +168,3 @@ def openapi():
         "x-generated-at": utcnow().isoformat(),
     })
 
-
-from service.submissions import api as _submissions_api  # noqa: E402,F401  (registers the routes)
-from service.training import api as _training_api  # noqa: E402,F401
-from service.units import api as _units_api  # noqa: E402,F401
-from service.validation import api as _validation_api  # noqa: E402,F401
