@@ -115,6 +115,7 @@ def _register_models():
     """Import every model module so that metadata (and Alembic) sees all tables."""
     import service.accounts.models  # noqa: F401
     import service.aggregation.models  # noqa: F401
+    import service.approval.models  # noqa: F401
     import service.audit.models  # noqa: F401
     import service.audit.operations  # noqa: F401  (registers the flush listener)
     import service.facilities.models  # noqa: F401

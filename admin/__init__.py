@@ -31,6 +31,7 @@ from service.accounts.models import User
 from service.aggregation.models import IndicatorTarget
 from service.audit.models import AuditLog
 from service.facilities.models import Facility, StaffingCondition
+from service.flags.models import Flag
 from service.security import csp_nonce
 from service.submissions.models import Reminder, Submission, Upload
 from service.training.models import (
@@ -46,7 +47,7 @@ from service.training.models import (
     TrainingTarget,
 )
 from service.units.models import AdminUnit
-from service.validation.models import Flag, ValidationRun
+from service.validation.models import ValidationRun
 
 
 def init_admin(app):

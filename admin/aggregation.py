@@ -15,7 +15,7 @@ class _Placeholder(SecureView):
 class ApprovalView(SecureView):
     """Approval of a period: the units of the user's scope with their completeness, open error flags and status;
     approve (the districts, then the province) or reopen (from a level above), and the period's history. The
-    rules live in service.aggregation.operations; this page only asks and shows."""
+    rules live in service.approval.operations; this page only asks and shows."""
 
     access = {"admin": {"list"}, "data_steward": {"list"}}
 
@@ -71,13 +71,15 @@ class ApprovalView(SecureView):
         from sqlalchemy import select
 
         from admin.submissions import all_forms
-        from service.aggregation import operations
+        from service.aggregation.approvals import approval_status
+        from service.approval import operations
+        from service.approval import queries as approval_queries
         from service.extensions import db
         from service.units.models import AdminUnit
 
         form, period, scope, parent = self._chosen()
-        rows = operations.approval_status(form, period, scope, parent)
-        locks = operations.approved_locks(form.code, period.code)
+        rows = approval_status(form, period, scope, parent)
+        locks = approval_queries.approved_locks(form.code, period.code)
         refusals = {row.unit.id: operations.approval_refusal(current_user, form, period, row.unit, locks)
                     for row in rows if not row.approved}
         reopen_refusals = {row.unit.id: operations.reopen_refusal(current_user, form, period, row.unit, locks)
@@ -87,7 +89,7 @@ class ApprovalView(SecureView):
             scope.unit_clause(AdminUnit, period.edition)).order_by(AdminUnit.sort_name)).all()
         return self.render("admin/approvals.html", form=form, period=period, parent=parent, rows=rows,
                            refusals=refusals, reopen_refusals=reopen_refusals,
-                           history=operations.approval_history(form, period, scope, parent),
+                           history=approval_queries.approval_history(form, period, scope, parent),
                            units=provinces if len(provinces) > 1 or parent else None,
                            period_choices=self._period_choices(form, period), forms=all_forms())
 
@@ -110,8 +112,8 @@ class ApprovalView(SecureView):
         from flask_babel import gettext as _
         from flask_login import current_user
 
-        from service.aggregation import operations
         from service.aggregation.queries import aggregate_unit
+        from service.approval import operations
         from service.extensions import db
 
         form, period, scope, parent = self._chosen()
@@ -141,7 +143,7 @@ class ApprovalView(SecureView):
         from flask_babel import gettext as _
         from flask_login import current_user
 
-        from service.aggregation import operations
+        from service.approval import operations
         from service.extensions import db
 
         form, period, scope, parent = self._chosen()
@@ -450,8 +452,8 @@ class DashboardView(SecureView):
         from service.common.time import local_today
         from service.facilities.models import MODALITIES, MODALITY_UNITS
         from service.facilities.queries import capacity_report
+        from service.flags.models import SEVERITIES
         from service.forms.registry import get_form
-        from service.validation.models import SEVERITIES
 
         scope = current_scope()
         role = current_user.role
@@ -491,7 +493,7 @@ class DashboardView(SecureView):
 def _rule_messages(flags):
     """Rule → what it checks (from the expectation suites, in the user's language) for the rules of `flags`."""
     from admin.formats import language
-    from service.validation.suites import rule as find_rule
+    from service.rules.suites import rule as find_rule
 
     messages = {}
     for item in flags:

@@ -35,7 +35,8 @@ from admin.formats import day_formatter, day_text, language, parse_day, percent_
 from service.common.time import format_local, local_today
 from service.extensions import db
 from service.facilities import operations
-from service.facilities.checks import capacity_history, latest_censuses, places_on, refresh_facility_flags
+from service.facilities import queries as facility_queries
+from service.facilities.checks import refresh_facility_flags
 from service.facilities.models import (
     FACILITY_STATUSES,
     FACILITY_TYPES,
@@ -47,9 +48,10 @@ from service.facilities.models import (
     StaffingCondition,
 )
 from service.facilities.operations import FacilityConflict, FacilityError
+from service.facilities.queries import capacity_history, latest_censuses, places_on
+from service.flags.models import OPEN_STATUSES, SEVERITIES, Flag
 from service.training.models import QualificationType, RoleCategory
 from service.units.models import AdminUnit
-from service.validation.models import OPEN_STATUSES, SEVERITIES, Flag
 
 # The registry fields a facility manager may change on their own facility; the rest is the administrator's.
 MANAGER_FIELDS = ("address", "licence_number", "licence_date", "licence_issuer", "licence_expires_on")
@@ -210,7 +212,7 @@ class FacilityView(ScopedModelView):
         form = CapacityForm(formdata=None)
         form.effective_from.data = local_today().isoformat()
         form.revision.data = str(facility.revision)
-        for modality, places in operations.capacity_on(facility, local_today()).items():
+        for modality, places in facility_queries.capacity_on(facility, local_today()).items():
             form[f"places_{modality}"].data = str(places)
         return form
 
@@ -229,7 +231,7 @@ class FacilityView(ScopedModelView):
 
     def _page(self, facility, census_form=None, capacity_form=None, status=200):
         today = local_today()
-        capacity = operations.capacity_on(facility, today)
+        capacity = facility_queries.capacity_on(facility, today)
         latest = latest_censuses([facility.id], today).get(facility.id)
         occupancy = {}
         if latest is not None:  # each modality's latest figure, against the places in force on its date

@@ -18,11 +18,11 @@ from service.audit.operations import act_as, record
 from service.common.time import local_today
 from service.common.urls import safe_next
 from service.extensions import db
+from service.flags.models import Flag
+from service.flags.queries import count_holding_back, count_open, open_flags_for_unit
 from service.forms.registry import all_forms
 from service.submissions.models import Reminder
 from service.submissions.queries import owed_periods
-from service.validation.models import OPEN_STATUSES, Flag
-from service.validation.queries import count_open, open_flags_for_unit
 
 
 class LoginForm(AdminForm):
@@ -81,9 +81,7 @@ def _report_items(user):
 def _steward_items(user):
     scope = Scope(user)
     # error flags of reports hold them back from aggregation; those of facilities and staff are listed apart
-    errors = db.session.scalar(select(func.count()).select_from(Flag).where(
-        Flag.subject == "report", Flag.severity == "error", Flag.status.in_(OPEN_STATUSES),
-        scope.flag_clause(Flag)))
+    errors = count_holding_back(scope)
     warnings = count_open(scope, "warning")
     late = db.session.scalar(select(func.count()).select_from(Reminder).where(
         Reminder.resolved_at.is_(None), scope.units_column_clause(Reminder.org_unit_id)))

@@ -14,15 +14,16 @@ from sqlalchemy.orm import joinedload
 from admin.base import READ, ScopedModelView, SecureView, current_scope
 from admin.formats import requested_page
 from service.accounts.models import User
+from service.approval.queries import lock_for
 from service.extensions import db
+from service.flags.queries import flags_of_report
 from service.forms.periods import PERIOD_TYPES, PeriodError, period_containing, recent_periods
 from service.forms.registry import all_forms, get_form
 from service.submissions import operations, queries, spreadsheet
+from service.submissions.checks import check_values
 from service.submissions.models import Reminder, Submission, Upload
 from service.submissions.operations import VIETNAM, SubmissionError
 from service.units.models import AdminUnit
-from service.validation.entry import check_values
-from service.validation.queries import report_flags
 
 PERIODS_SHOWN = {"quarter": 8, "half_year": 4, "year": 3}
 MAX_SELECT_COMMUNES = 400
@@ -77,7 +78,7 @@ class ReportEntryView(SecureView):
         if unit is not None:
             current = queries.current_submission(form.code, period.code, unit)
             previous = queries.current_submission(form.code, period.previous().code, unit)
-            lock = operations.lock_for(form.code, period.code, unit)
+            lock = lock_for(form.code, period.code, unit)
             raw = {code: value for code, value in (current.values.items() if current else ())}
         verdicts = None
         if request.method == "POST" and unit is not None and request.form.get("action") == "check":
@@ -158,7 +159,7 @@ class ReportEntryView(SecureView):
         versions = queries.history(form.code, period.code, unit)
         return self.render("admin/report_history.html", form=form, period=period, unit=unit, versions=versions,
                            changes={v.id: operations.changes(v) for v in versions},
-                           flags=report_flags(form.code, period.code, unit.id))
+                           flags=flags_of_report(form.code, period.code, unit.id))
 
 
 COMPLETENESS_PAGE = 200  # communes per page (the country has 3,321; the summaries above count them all)

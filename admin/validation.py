@@ -16,12 +16,14 @@ from sqlalchemy import select, true
 from admin.base import READ, ScopedModelView, current_scope
 from service.common.urls import safe_next
 from service.extensions import db
-from service.facilities.consistency import COLUMN_LABELS as CENSUS_COLUMN_LABELS
 from service.facilities.models import MODALITIES
+from service.flags import operations
+from service.flags.models import SEVERITIES, Flag
 from service.forms.registry import get_form
-from service.validation import operations, queries
+from service.validation import queries
+from service.validation.consistency import COLUMN_LABELS as CENSUS_COLUMN_LABELS
 from service.validation.docs import unpack
-from service.validation.models import SEVERITIES, Flag, ValidationRun
+from service.validation.models import ValidationRun
 
 SUBJECTS = {"report": _l("commune report"), "facility": _l("facility"), "staff": _l("staff member")}
 
@@ -155,7 +157,7 @@ class FlagView(ScopedModelView):
     column_formatters_export = {"observed": lambda v, c, m, n: m.observed, "status": lambda v, c, m, n: m.status,
                                 "severity": lambda v, c, m, n: m.severity}
 
-    # Flags change through explain / accept / reopen only (service.validation.operations), never Flask-Admin's
+    # Flags change through explain / accept / reopen only (service.flags.operations), never Flask-Admin's
     # generic edit form; the "edit" right opens those steps.
     can_edit = False
 

@@ -100,11 +100,11 @@ def load_reports(seed):
 
     from service.accounts.operations import create_user
     from service.extensions import db
+    from service.flags.models import Flag
     from service.forms.periods import Period
     from service.forms.registry import get_form
     from service.submissions.models import Submission
     from service.units.models import AdminUnit
-    from service.validation.models import Flag
 
     user = create_user("bench", "admin", "aggregate-national-2025")
     db.session.commit()

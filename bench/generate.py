@@ -134,7 +134,7 @@ PLANS = [
     ]),
 ]
 FLAG_SHARE = 0.06
-HISTORY_WINDOW = 8  # periods of history the over-time rules read (service.validation.derive)
+HISTORY_WINDOW = 8  # periods of history the over-time rules read (service.rules.derive)
 DRUG_FREE_SHARE = 0.03
 RESUBMITTED_SHARE = 0.03
 LATE_SHARE = 0.08
@@ -617,11 +617,12 @@ class Generator:
 
     def reports(self):
         from service.extensions import db
+        from service.flags.models import Flag
+        from service.flags.operations import values_hash
         from service.forms.periods import period_containing
         from service.forms.registry import get_form
         from service.submissions.models import Submission
-        from service.validation.models import Flag, ValidationRun
-        from service.validation.operations import values_hash
+        from service.validation.models import ValidationRun
 
         rng, as_of = self.rng, self.as_of
         form = get_form(FORM_CODE)
@@ -779,7 +780,7 @@ def spoil(values, rule, past, previous):
 
 
 def derived(values, past, previous):
-    """The derived columns the flagged rules read, computed as service.validation.derive does (so that a flag's
+    """The derived columns the flagged rules read, computed as service.rules.derive does (so that a flag's
     observed values, and the hash an acceptance keeps, are those the next validation run computes)."""
     row = dict(values)
     row["modalities_sum"] = sum(values[code] for code in ("treated_compulsory", "treated_voluntary_facility",

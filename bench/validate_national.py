@@ -13,7 +13,7 @@ for 2025Q1 (10,035; about 2 % deliberately inconsistent, a seeded and exactly kn
   fourth run;
 - correctness: every deliberately inconsistent report must carry an open error flag, no other report any;
 - baseline: a hand-written vectorized pandas pass over the consistency rules C01–C08 on the same rows;
-- instant check: service.validation.evaluator.evaluate on one report, as at entry.
+- instant check: service.rules.evaluator.evaluate on one report, as at entry.
 
 The last line printed is only key=value pairs.
 """
@@ -222,7 +222,8 @@ def timed(module, name, seconds):
 
 def breakdown(form, period):
     """One more run (not in warm_s) with its parts timed: where does a warm run spend its time?"""
-    from service.validation import context, operations, runner
+    from service.flags import operations
+    from service.validation import context, runner
 
     seconds, batches = {}, []
     original_validate = runner.validate_contexts
@@ -270,7 +271,7 @@ def gc_freeze_runs(form, period):
 
 def correctness(spoiled):
     from service.extensions import db
-    from service.validation.models import Flag
+    from service.flags.models import Flag
 
     flagged = set(db.session.scalars(sa.select(Flag.org_unit_id).where(
         Flag.subject == "report", Flag.form_code == FORM_CODE, Flag.period == PERIOD, Flag.severity == "error",
@@ -290,7 +291,7 @@ def hand_pass():
     from service.extensions import db
     from service.forms.periods import Period
     from service.submissions.models import Submission
-    from service.validation.context import history_periods
+    from service.submissions.queries import history_periods
 
     started = time.perf_counter()
     current = db.session.execute(sa.select(Submission.id, Submission.org_unit_id, Submission.values).where(
@@ -345,10 +346,10 @@ def hand_pass():
 
 def instant_check(form, spoiled):
     from service.extensions import db
+    from service.rules.evaluator import evaluate
+    from service.submissions.checks import context_for_entry
     from service.submissions.models import Submission
     from service.units.models import AdminUnit
-    from service.validation.context import context_for_entry
-    from service.validation.evaluator import evaluate
 
     unit_id = min(spoiled)
     unit = db.session.get(AdminUnit, unit_id)

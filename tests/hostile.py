@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from service.aggregation.models import IndicatorTarget
+from service.flags.models import Flag
 from service.submissions.models import Reminder, Submission, Upload
 from service.training import operations as training
 from service.training.models import (
@@ -21,7 +22,7 @@ from service.training.models import (
     TrainingPlan,
     TrainingTarget,
 )
-from service.validation.models import Flag, ValidationRun
+from service.validation.models import ValidationRun
 
 SCRIPT = "<script>alert(1)</script>"
 BREAKOUT = '"><img src=x onerror=alert(1)>'

@@ -2,7 +2,7 @@
 Vietnamese, and the OpenAPI document."""
 import pytest
 
-from service.submissions.models import PeriodLock
+from service.approval.models import PeriodLock
 from tests.test_period_report import FORM, PERIOD, flag_on, report_of
 from tests.test_submissions import api, good_values
 

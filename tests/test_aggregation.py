@@ -12,13 +12,14 @@ from service.accounts.scope import Scope
 from service.aggregation.indicators import all_indicators, get_indicator
 from service.aggregation.models import IndicatorTarget
 from service.aggregation.queries import AggregationError, aggregate, aggregate_unit, target_trend
+from service.approval.operations import lock_period
 from service.extensions import db as _db
+from service.flags import operations
+from service.flags.models import Flag
 from service.forms.periods import Period
 from service.forms.registry import get_form
-from service.submissions.operations import lock_period, submit
+from service.submissions.operations import submit
 from service.training.models import TrainingPlan
-from service.validation import operations
-from service.validation.models import Flag
 from tests.conftest import csrf_token_from
 
 FORM = "commune_rehab"

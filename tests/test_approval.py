@@ -11,23 +11,18 @@ from sqlalchemy import func, select
 
 from service.accounts.operations import issue_token
 from service.accounts.scope import Scope
-from service.aggregation.models import ApprovalEvent
-from service.aggregation.operations import (
-    ApprovalError,
-    approval_history,
-    approval_status,
-    approve,
-    is_approved,
-    reopen,
-)
+from service.aggregation.approvals import approval_status
 from service.aggregation.queries import aggregate
+from service.approval.models import ApprovalEvent, PeriodLock
+from service.approval.operations import ApprovalError, approve, reopen
+from service.approval.queries import approval_history, is_approved
 from service.audit.models import AuditLog
 from service.audit.operations import acting_as
+from service.flags.models import Flag
 from service.forms.registry import get_form
-from service.submissions.models import PeriodLock, Submission, Upload
+from service.submissions.models import Submission, Upload
 from service.submissions.operations import SubmissionError, submit
 from service.submissions.queries import latest_reported_period
-from service.validation.models import Flag
 from tests.conftest import PASSWORD, csrf_token_from
 
 FORM = "commune_rehab"
@@ -488,9 +483,9 @@ def test_a_submission_racing_an_approval_waits_for_it_and_is_refused(databases):
 
 def test_a_flag_of_an_approved_period_cannot_be_accepted_until_it_is_reopened(db, make_unit, make_user):
     """Accepting an error flag would move its report into the approved figures: refused while locked."""
-    from service.submissions.operations import lock_period, unlock_period
-    from service.validation.models import Flag
-    from service.validation.operations import FlagError, accept_flag
+    from service.approval.operations import lock_period, unlock_period
+    from service.flags.models import Flag
+    from service.flags.operations import FlagError, accept_flag
 
     province = make_unit("province")
     commune = make_unit("commune", province)

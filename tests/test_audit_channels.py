@@ -166,7 +166,7 @@ def test_every_bulk_statement_on_an_audited_table_writes_its_audit_rows():
             if not audits and key not in BULK_WITHOUT_AUDIT:
                 missing.append(key)
     assert missing == []
-    assert {("service/validation/runner.py", "validate_period"), ("service/units/operations.py", "upsert_level"),
+    assert {("service/submissions/operations.py", "mark_validated"), ("service/units/operations.py", "upsert_level"),
             ("service/units/operations.py", "import_succession")} <= set(found)
     assert set(BULK_WITHOUT_AUDIT) <= set(found)
 
@@ -233,7 +233,7 @@ def test_a_job_whose_audit_row_fails_changes_nothing(app, make_unit, make_facili
     with pytest.raises(sa.exc.IntegrityError):
         run_job(app, "check_facilities")
     monkeypatch.undo()
-    from service.validation.models import Flag
+    from service.flags.models import Flag
 
     assert db.session.scalars(select(Flag).where(Flag.facility_id == facility.id)).all() == []
 

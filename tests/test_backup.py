@@ -45,8 +45,8 @@ def row_counts(app):
 def sample(app, max_audit_id):
     """Values that must survive: every report's JSON values, users' password hashes, flags, the audit trail."""
     from service.accounts.models import ApiToken, User
+    from service.flags.models import Flag
     from service.submissions.models import Submission
-    from service.validation.models import Flag
 
     with app.app_context():
         return {

@@ -13,11 +13,11 @@ from service.aggregation import dashboard
 from service.aggregation.models import IndicatorTarget
 from service.common.time import local_today
 from service.facilities.operations import record_census, set_capacity
+from service.flags.models import Flag
 from service.forms.periods import Period
 from service.forms.registry import get_form
 from service.submissions.models import Submission
 from service.training.models import RoleCategory, StaffMember, TrainingPlan, TrainingTarget
-from service.validation.models import Flag
 
 PERIOD = "2024Q2"
 SECTIONS = ("indicators", "ranking", "completeness", "flags", "training", "occupancy")

@@ -37,7 +37,7 @@ def test_demo_facilities_show_the_cases_a_steward_should_find(app, runner, db, t
     """Over capacity (compulsory in Đắk Lắk, detox beds in Cà Mau), a missing licensed doctor (Đồng Tháp), a stale
     census (Vĩnh Long) and an expiring licence (Hồ Chí Minh City); every other demo facility is clean."""
     from service.facilities.models import Facility
-    from service.validation.models import Flag
+    from service.flags.models import Flag
 
     monkeypatch.setitem(app.config, "UNITS_DIR", None)
     result = runner.invoke(args=["demo", "load", "--logins-file", str(tmp_path / "logins.txt")])

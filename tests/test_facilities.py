@@ -8,18 +8,12 @@ from sqlalchemy import func, select
 
 from service.facilities.checks import refresh_facility_flags
 from service.facilities.models import CapacityChange, Census, StaffingCondition
-from service.facilities.operations import (
-    FacilityConflict,
-    FacilityError,
-    capacity_on,
-    latest_census,
-    record_census,
-    set_capacity,
-)
+from service.facilities.operations import FacilityConflict, FacilityError, record_census, set_capacity
+from service.facilities.queries import capacity_on, latest_census
+from service.flags.models import Flag
+from service.flags.operations import accept_flag, explain_flag
 from service.training.models import QualificationType, RoleCategory
 from service.training.operations import create_staff, leave, record_qualification
-from service.validation.models import Flag
-from service.validation.operations import accept_flag, explain_flag
 
 TODAY = date(2026, 11, 20)
 
@@ -234,7 +228,7 @@ def test_facility_managers_see_only_their_facilitys_flags(place, make_facility, 
     visible = db.session.scalars(select(Flag.id).where(Scope(other_manager).flag_clause(Flag))).all()
     assert flag.id not in visible
     assert flag.id in db.session.scalars(select(Flag.id).where(Scope(place.manager).flag_clause(Flag))).all()
-    from service.validation.operations import FlagError
+    from service.flags.operations import FlagError
 
     with pytest.raises(FlagError):
         explain_flag(other_manager, flag, "không phải cơ sở của tôi")

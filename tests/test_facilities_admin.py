@@ -9,9 +9,10 @@ from sqlalchemy import delete, func, select
 
 from service.common.time import local_today
 from service.facilities import operations
+from service.facilities import queries as facility_queries
 from service.facilities.models import CapacityChange, Census, StaffingCondition
+from service.flags.models import Flag
 from service.training.models import RoleCategory
-from service.validation.models import Flag
 from tests.conftest import csrf_token_from, row_version_from
 
 TODAY = local_today()
@@ -94,7 +95,7 @@ def test_a_manager_enters_a_census_over_capacity_and_the_flag_appears_on_the_pag
     assert "vượt công suất (10)" in after
     assert "120,0 %" in after  # 12 of 10 places
     assert "50,0 %" in after  # detox 2 of 4 beds
-    census = operations.latest_census(world.facility)
+    census = facility_queries.latest_census(world.facility)
     assert (census.line("compulsory").current_count, census.line("compulsory").admissions) == (12, 3)
     assert census.recorded_by_id == world.manager.id
 
@@ -110,7 +111,7 @@ def test_a_stale_revision_is_a_conflict_and_writes_nothing(client, login, world,
     assert "Người khác đã thay đổi công suất hoặc số liệu điều tra" in response.text
     assert 'id="count-compulsory"' in response.text and 'value="9"' in response.text  # what the user typed
     assert censuses(db, world.facility) == before
-    assert operations.latest_census(world.facility).line("compulsory").current_count == 5
+    assert facility_queries.latest_census(world.facility).line("compulsory").current_count == 5
     # the page now carries the latest revision: sending again is a deliberate choice and goes through
     response = client.post(f"{page_url(world.facility)}/census", data=census_data(response.text, {"compulsory": 9}))
     assert response.status_code == 302
@@ -143,7 +144,7 @@ def test_a_manager_changes_the_capacity_and_the_checks_react(client, login, worl
         "note": "Quyết định 99/QĐ-UBND"}, follow_redirects=True)
     assert "Đã lưu công suất từ ngày" in response.text and "Số cảnh báo đang mở của cơ sở: 0" in response.text
     assert open_facility_flags(db, world.facility) == {}
-    assert operations.capacity_on(world.facility, TODAY) == {"compulsory": 15, "detox": 4}
+    assert facility_queries.capacity_on(world.facility, TODAY) == {"compulsory": 15, "detox": 4}
     history = response.text[response.text.index('id="capacity-history"'):]
     assert history.index("Quyết định 99/QĐ-UBND") < history.index("Quyết định 12/QĐ")  # newest first
     # the same figures again change nothing
@@ -188,7 +189,7 @@ def test_a_correction_needs_a_reason_and_replaces_the_counted_census(client, log
                            data=census_data(page.text, {"compulsory": 8}, corrects=str(first.id),
                                             reason="Nhập nhầm 12 thay vì 8"), follow_redirects=True)
     assert "Đã sửa số liệu điều tra ngày" in response.text
-    latest = operations.latest_census(world.facility)
+    latest = facility_queries.latest_census(world.facility)
     assert latest.id != first.id and latest.corrects_id == first.id
     assert latest.line("compulsory").current_count == 8
     assert open_facility_flags(db, world.facility) == {}
@@ -229,7 +230,7 @@ def test_a_manager_cannot_reach_another_facility(client, login, world, db):
                  f"/admin/facilities/edit/?id={world.neighbour.id}"):
         assert client.post(path, data=data).status_code == 404, path
     assert censuses(db, world.neighbour) == 0
-    assert operations.capacity_on(world.neighbour, TODAY) == {}
+    assert facility_queries.capacity_on(world.neighbour, TODAY) == {}
     listing = client.get("/admin/facilities/").text
     assert "CS-A" in listing and "CS-B" not in listing
 
@@ -265,7 +266,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_writes_nothing(client, log
         "revision": revision_from(page, "capacity"), "effective_from": TODAY.isoformat(),
         "places_compulsory": "99"}).status_code == 400
     assert censuses(db, world.facility) == 0
-    assert operations.capacity_on(world.facility, TODAY)["compulsory"] == 10
+    assert facility_queries.capacity_on(world.facility, TODAY)["compulsory"] == 10
 
 
 def test_html_in_a_facility_name_is_escaped(client, login, world, db):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from service.accounts.scope import Scope
 from service.facilities.imports import COLUMNS, FacilityImportError, import_facilities
 from service.facilities.models import CapacityChange, Facility
-from service.validation.models import Flag
+from service.flags.models import Flag
 from tests.conftest import csrf_token_from
 from tests.test_spreadsheet import cp1258
 

@@ -207,7 +207,7 @@ def test_one_province_is_charted_per_facility(client, login, world):
 
 
 def test_a_steward_sees_every_facility_flag_of_their_province_and_nothing_of_another(client, login, world, db):
-    from service.validation.models import Flag
+    from service.flags.models import Flag
 
     login(world.steward_a)
     response = client.get("/admin/capacity/", query_string=ON)

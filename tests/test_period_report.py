@@ -6,13 +6,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from service.aggregation.models import ApprovalEvent, IndicatorTarget
+from service.aggregation.models import IndicatorTarget
 from service.aggregation.reports import period_report
+from service.approval.models import ApprovalEvent, PeriodLock
+from service.flags.models import Flag
 from service.forms.periods import Period
 from service.forms.registry import get_form
-from service.submissions.models import PeriodLock, Submission
+from service.submissions.models import Submission
 from service.training.models import Certificate, Course, RoleCategory, StaffMember, TrainingPlan, TrainingTarget
-from service.validation.models import Flag
 from tests.test_submissions import FORM, good_values
 
 PERIOD = "2025Q1"  # reported on the 2024 unit list (districts exist)

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from service.approval.operations import lock_period
 from service.forms.registry import get_form
 from service.submissions import operations, spreadsheet
 from service.submissions.models import Submission, Upload
@@ -428,7 +429,7 @@ def test_the_same_idempotency_key_twice_stores_once(db, env):
 
 
 def test_a_locked_period_is_refused(db, env):
-    operations.lock_period(env.user, "commune_rehab", "2026Q3", env.province)
+    lock_period(env.user, "commune_rehab", "2026Q3", env.province)
     data = csv_bytes(env.form, [row_of(env, "24001")])
     upload, submissions = import_table(env.user, env.form, env.period, "x.csv", data)
     assert "2026Q3" in assert_rejected(db, upload, submissions, 2, "commune_code")["message"]

@@ -7,12 +7,13 @@ import pytest
 from sqlalchemy import func, select
 
 from service.accounts.operations import issue_token
+from service.approval.operations import lock_period
 from service.extensions import db as _db
 from service.forms.periods import Period, PeriodError
 from service.forms.registry import get_form
 from service.submissions.jobs import remind_late_communes
 from service.submissions.models import Reminder, Submission
-from service.submissions.operations import SubmissionError, lock_period, submit
+from service.submissions.operations import SubmissionError, submit
 from tests.conftest import csrf_token_from, live_app_with_commune
 
 FORM = "commune_rehab"

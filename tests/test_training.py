@@ -199,8 +199,8 @@ def test_demo_training_reproduces_the_plans_with_gaps(app, db, make_unit):
 
 
 def test_expiry_alerts_follow_certificates_and_licences(t, db):
+    from service.flags.models import Flag
     from service.training.jobs import refresh_expiry_alerts
-    from service.validation.models import Flag
 
     soon = t.person(t.counselling, t.commune_a)
     later = t.person(t.counselling, t.commune_a)

@@ -14,15 +14,16 @@ from sqlalchemy import func, select, update
 
 from service.config import PROJECT_DIR
 from service.extensions import db as _db
+from service.flags import operations
+from service.flags.models import Flag
 from service.forms.registry import get_form
+from service.rules.derive import ReportContext
+from service.rules.evaluator import evaluate
+from service.rules.suites import rules_for, suites_for
 from service.submissions.models import Submission
 from service.submissions.operations import submit
-from service.validation import operations
-from service.validation.derive import ReportContext
-from service.validation.evaluator import evaluate
-from service.validation.models import Flag, RunFailure, RunRuleResult, ValidationRun
-from service.validation.queries import clean_current_submissions
-from service.validation.suites import rules_for, suites_for
+from service.submissions.queries import clean_current_submissions
+from service.validation.models import RunFailure, RunRuleResult, ValidationRun
 from tests.conftest import PASSWORD, csrf_token_from, live_app_with_commune
 from tests.test_submissions import FORM, Place, good_values
 
@@ -109,7 +110,7 @@ def test_each_rule_fails_on_its_own_inconsistency_in_the_evaluator_and_in_great_
 
 
 def test_mod_z_uses_median_and_mad_and_needs_history(app):
-    from service.validation.derive import mod_z
+    from service.rules.derive import mod_z
 
     spec = {"field": "addicts_with_record", "min_history": 4}
     ctx = context(values=good_values(addicts_with_record=40),
@@ -528,7 +529,7 @@ def test_the_web_process_never_imports_great_expectations():
         "migrate(app)\n"
         "c = app.test_client()\n"
         "c.get('/admin/login/'); c.get('/api/v1/forms')\n"
-        "import service.validation.entry, service.validation.evaluator\n"
+        "import service.submissions.checks, service.rules.evaluator\n"
         "print('great_expectations' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True,

@@ -22,14 +22,15 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
-from service.aggregation import operations as approvals
+from service.approval import operations as approvals
+from service.approval.models import PeriodLock
 from service.audit.models import AuditLog
 from service.extensions import db as _db
+from service.flags import operations as flags
+from service.flags.models import Flag
 from service.forms.registry import get_form
-from service.submissions.models import PeriodLock, Submission
+from service.submissions.models import Submission
 from service.submissions.operations import SubmissionError, submit
-from service.validation import operations as flags
-from service.validation.models import Flag
 from tests.test_submissions import good_values
 
 PERIODS = ("2026Q2", "2026Q3")

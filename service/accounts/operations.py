@@ -16,7 +16,6 @@ from service.accounts.passwords import is_common
 from service.audit.operations import record
 from service.common.time import as_utc, utcnow
 from service.extensions import db
-from service.facilities.models import Facility
 from service.units.models import AdminUnit
 
 MIN_PASSWORD_LENGTH = 10
@@ -52,7 +51,10 @@ def resolve_codes(scope_code=None, facility_code=None, edition=None):
             raise AccountError(_("Unknown unit code %(code)s in edition %(edition)s.", code=scope_code,
                                  edition=edition))
     if facility_code:
-        facility = db.session.execute(select(Facility).where(Facility.code == facility_code)).scalar_one_or_none()
+        # the facility registry builds on accounts (scope), so its model is reached through the relationship
+        facility_model = User.facility.property.mapper.class_
+        facility = db.session.execute(select(facility_model).where(facility_model.code == facility_code)
+                                      ).scalar_one_or_none()
         if facility is None:
             raise AccountError(_("Unknown facility code %(code)s.", code=facility_code))
     return scope_unit, facility

@@ -24,11 +24,11 @@ from service.aggregation.queries import Aggregate, aggregate
 from service.extensions import db
 from service.facilities.models import MODALITIES
 from service.facilities.queries import Totals
+from service.flags.models import OPEN_STATUSES, Flag
 from service.forms.periods import Period, period_containing, periods_up_to
 from service.submissions import queries as submission_queries
 from service.submissions.models import Submission
 from service.units.models import AdminUnit
-from service.validation.models import OPEN_STATUSES, Flag
 
 TREND_PERIODS = 4
 DEFAULT_INDICATOR = "treatment_rate"

@@ -1,45 +1,14 @@
-"""Approval of a period (who approved or reopened which unit's period, and why) and the programme indicators'
-targets of the provincial plans. The lock itself is service.submissions.models.PeriodLock: present while a
-district's or province's period is approved."""
-from datetime import date, datetime
+"""The programme indicators' targets of the provincial plans (approval of a period is `service.approval`)."""
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.common.time import utcnow
 from service.common.versioning import RowVersioned
 from service.extensions import db
 
-APPROVAL_ACTIONS = {"approve": _l("approved"), "reopen": _l("reopened")}
 DIRECTIONS = {"at_least": _l("at least"), "at_most": _l("at most")}
-
-
-class ApprovalEvent(db.Model):
-    """One approval or reopening of a unit's period, kept for ever (the lock comes and goes)."""
-
-    __tablename__ = "approval_event"
-    __audited__ = True
-    __table_args__ = (
-        CheckConstraint("action IN ('approve', 'reopen')", name="action"),
-        Index("ix_approval_event_period_unit", "form_code", "period", "org_unit_id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    form_code: Mapped[str] = mapped_column(String(50))
-    period: Mapped[str] = mapped_column(String(10))
-    org_unit_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"), index=True)
-    action: Mapped[str] = mapped_column(String(10))
-    comment: Mapped[str | None] = mapped_column(Text)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-    org_unit = relationship("AdminUnit")
-    user = relationship("User")
-
-    @property
-    def action_label(self):
-        return APPROVAL_ACTIONS.get(self.action, self.action)
 
 
 class IndicatorTarget(RowVersioned, db.Model):

@@ -23,10 +23,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
 from service.aggregation.indicators import commune_counts, holds
+from service.approval.models import PeriodLock
 from service.extensions import db
-from service.submissions.models import PeriodLock, Submission
+from service.flags.queries import held_back_ids
+from service.submissions.models import Submission
 from service.units.models import AdminUnit, UnitSuccession
-from service.validation.models import OPEN_STATUSES, Flag
 
 LEVELS = ("commune", "district", "province")
 
@@ -176,9 +177,7 @@ def aggregate(form, period, level, scope=None, parent=None, approved_only=False,
     if parent is not None or (scope is not None and not scope.national):
         report_query = report_query.where(Submission.org_unit_id.in_(list(targets)))  # a province at most
     reports = db.session.execute(report_query).all()
-    held = set(db.session.scalars(select(Flag.org_unit_id).where(
-        Flag.subject == "report", Flag.form_code == form.code, Flag.period == period.code,
-        Flag.severity == "error", Flag.status.in_(OPEN_STATUSES))))
+    held = held_back_ids(form.code, period.code)
 
     aggregates = {}
 

@@ -22,16 +22,16 @@ from sqlalchemy.orm import joinedload
 
 from service.aggregation.dashboard import attainments_of
 from service.aggregation.indicators import all_indicators, commune_counts
-from service.aggregation.models import ApprovalEvent, IndicatorTarget
+from service.aggregation.models import IndicatorTarget
 from service.aggregation.queries import Aggregate, AggregationError, aggregate, aggregate_unit, approved_unit_ids
+from service.approval.models import ApprovalEvent, PeriodLock
 from service.common.time import format_local, local_today
 from service.extensions import db
+from service.flags.models import OPEN_STATUSES, Flag
 from service.forms.periods import Period, periods_up_to
-from service.submissions.models import PeriodLock
 from service.submissions.queries import completeness as completeness_of
 from service.training.models import METRICS, TOPICS, TrainingTarget
 from service.units.models import AdminUnit
-from service.validation.models import OPEN_STATUSES, Flag
 
 TREND_LENGTH = 4
 LEVEL_LABELS = {"province": _l("Province"), "district": _l("District"), "commune": _l("Commune")}

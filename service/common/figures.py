@@ -50,12 +50,12 @@ def fresh_requested():
 
 
 def data_version():
-    """The id of the newest audit row (once per request): it moves with every committed change of the data."""
-    from service.audit.models import AuditLog
-
+    """The id of the newest audit row (once per request): it moves with every committed change of the data.
+    The table is looked up in the metadata so that `common` does not import the audit area, which builds on it."""
     if has_request_context() and "data_version" in g:
         return g.data_version
-    version = db.session.scalar(select(func.max(AuditLog.id))) or 0
+    audit_log = db.metadata.tables["audit_log"]
+    version = db.session.scalar(select(func.max(audit_log.c.id))) or 0
     if has_request_context():
         g.data_version = version
     return version

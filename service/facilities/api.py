@@ -9,11 +9,11 @@ from service.api import ApiError, api_route, paginate
 from service.common.time import local_today
 from service.extensions import db
 from service.facilities import operations, schemas
-from service.facilities.checks import capacities_on, latest_censuses
 from service.facilities.models import FACILITY_STATUSES, FACILITY_TYPES, Census, Facility
+from service.facilities.queries import capacities_on, latest_censuses
 from service.facilities.schemas import FacilityDetailSchema, FacilitySchema, census_figures
+from service.flags.models import OPEN_STATUSES, Flag
 from service.units.models import EDITIONS, AdminUnit
-from service.validation.models import OPEN_STATUSES, Flag
 from service.validation.schemas import FlagSchema
 
 CENSUS_ROLES = ("admin", "facility_manager")

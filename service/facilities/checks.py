@@ -18,12 +18,12 @@ from sqlalchemy import func, or_, select
 
 from service.common.time import local_today
 from service.extensions import db
-from service.facilities.models import CapacityChange, Census, CensusLine, Facility, StaffingCondition
-from service.facilities.operations import counted_census
+from service.facilities.models import Facility, StaffingCondition
+from service.facilities.queries import capacities_on, capacity_history, latest_censuses, places_on
+from service.flags.models import Flag
+from service.flags.operations import Finding, sync_flags
 from service.training.models import Qualification, StaffMember
 from service.training.queries import active_on
-from service.validation.models import Flag
-from service.validation.operations import Finding, sync_flags
 
 MODALITY_VI = {"compulsory": "cai nghiện bắt buộc", "voluntary": "cai nghiện tự nguyện",
                "detox": "giường cắt cơn, giải độc", "substitution": "điều trị thay thế"}
@@ -33,82 +33,6 @@ MODALITY_EN = {"compulsory": "compulsory rehab", "voluntary": "voluntary rehab",
 
 def _setting(name, default):
     return int(current_app.config.get(name, default))
-
-
-def latest_censuses(facility_ids, day):
-    """facility id → its counted census latest on or before `day`, with `counts`: modality → the latest counted
-    line of that modality on or before `day` (each with its `census_date`). A census may carry only some
-    modalities (a detox ward counting daily, the compulsory wing weekly): each modality keeps its last figure.
-
-    "Latest" is the latest date, then the highest id on that date. Each is found with a grouped MAX and a join
-    back on the date (cheaper than ranking every census of the year: 0.15 s → 0.05 s for 2,000 facilities)."""
-    counted = counted_census()
-    last_day = (select(Census.facility_id, func.max(Census.census_date).label("day"))
-                .where(Census.facility_id.in_(facility_ids), Census.census_date <= day, counted)
-                .group_by(Census.facility_id).subquery())
-    latest = {}
-    for census in db.session.scalars(
-            select(Census).join(last_day, (last_day.c.facility_id == Census.facility_id)
-                                & (last_day.c.day == Census.census_date)).where(counted)):
-        if census.facility_id not in latest or census.id > latest[census.facility_id].id:
-            latest[census.facility_id] = census
-    if latest:
-        line_day = (select(Census.facility_id, CensusLine.modality, func.max(Census.census_date).label("day"))
-                    .join(Census, Census.id == CensusLine.census_id)
-                    .where(Census.facility_id.in_(list(latest)), Census.census_date <= day, counted)
-                    .group_by(Census.facility_id, CensusLine.modality).subquery())
-        by_facility, census_of = {}, {}
-        for line, facility_id, census_date in db.session.execute(
-                select(CensusLine, Census.facility_id, Census.census_date)
-                .join(Census, Census.id == CensusLine.census_id)
-                .join(line_day, (line_day.c.facility_id == Census.facility_id)
-                      & (line_day.c.modality == CensusLine.modality) & (line_day.c.day == Census.census_date))
-                .where(counted)):
-            key = (facility_id, line.modality)
-            if key in census_of and census_of[key] > line.census_id:
-                continue
-            census_of[key] = line.census_id
-            line.census_date = census_date
-            by_facility.setdefault(facility_id, {})[line.modality] = line
-        for census in latest.values():
-            census.counts = by_facility.get(census.facility_id, {})
-    return latest
-
-
-def capacity_history(facility_ids):
-    """facility id → modality → [(effective_from, places)] in order."""
-    rows = db.session.execute(select(CapacityChange.facility_id, CapacityChange.modality, CapacityChange.effective_from,
-                                     CapacityChange.places)
-                              .where(CapacityChange.facility_id.in_(facility_ids))
-                              .order_by(CapacityChange.effective_from, CapacityChange.id)).all()
-    history = {}
-    for facility_id, modality, effective_from, places in rows:
-        history.setdefault(facility_id, {}).setdefault(modality, []).append((effective_from, places))
-    return history
-
-
-def places_on(history, facility_id, modality, day):
-    """The places of a modality in force on `day` from `capacity_history` (0 when none had taken effect)."""
-    places = 0
-    for effective_from, value in history.get(facility_id, {}).get(modality, ()):
-        if effective_from > day:
-            break
-        places = value
-    return places
-
-
-def capacities_on(facility_ids, day):
-    """facility id → {modality → places} in force on `day`; a per-facility day can be given as a dict."""
-    rows = db.session.execute(select(CapacityChange.facility_id, CapacityChange.modality, CapacityChange.places,
-                                     CapacityChange.effective_from)
-                              .where(CapacityChange.facility_id.in_(facility_ids))
-                              .order_by(CapacityChange.effective_from, CapacityChange.id)).all()
-    result = {}
-    for facility_id, modality, places, effective_from in rows:
-        on = day.get(facility_id) if isinstance(day, dict) else day
-        if on is not None and effective_from <= on:
-            result.setdefault(facility_id, {})[modality] = places
-    return result
 
 
 def _occupancy_findings(census, history):
@@ -256,11 +180,11 @@ def refresh_facility_flags(facility_ids=None, today=None, chunk=500):
         existing = {(flag.facility_id, flag.rule): flag for flag in db.session.scalars(select(Flag).where(
             Flag.subject == "facility", Flag.facility_id.in_(list(by_id))))}
 
-        def new_flag(key, by_id=by_id):
+        def subject_of(key, by_id=by_id):
             facility = by_id[key[0]]
-            return Flag(subject="facility", facility_id=facility.id, org_unit_id=facility.org_unit_id)
+            return {"subject": "facility", "facility_id": facility.id, "org_unit_id": facility.org_unit_id}
 
-        batch_opened, batch_closed = sync_flags(existing, wanted, new_flag)
+        batch_opened, batch_closed = sync_flags(existing, wanted, subject_of)
         opened, closed = opened + batch_opened, closed + batch_closed
     return {"facilities": len(facilities), "opened": opened, "closed": closed}
 

@@ -29,7 +29,8 @@ from service.common.time import local_today
 from service.extensions import db
 from service.facilities.checks import refresh_facility_flags
 from service.facilities.models import FACILITY_STATUSES, FACILITY_TYPES, MODALITIES, Facility
-from service.facilities.operations import FacilityError, capacity_on, set_capacity
+from service.facilities.operations import FacilityError, set_capacity
+from service.facilities.queries import capacity_on
 from service.submissions.spreadsheet import UploadError, raw_table
 from service.units.models import EDITIONS, AdminUnit
 

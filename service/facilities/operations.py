@@ -8,11 +8,12 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 
 from service.common.time import local_today
 from service.extensions import db
+from service.facilities.checks import refresh_facility_flags
 from service.facilities.models import MODALITIES, CapacityChange, Census, CensusLine, Facility
+from service.facilities.queries import capacity_on
 
 
 class FacilityError(ValueError):
@@ -155,31 +156,4 @@ def record_census(user, facility, census_date, lines, expected_revision=None, co
 
 
 def _recheck(facility, today):
-    from service.facilities.checks import refresh_facility_flags
-
     refresh_facility_flags([facility.id], today=today)
-
-
-# --- reading back (used by the operations and the checks) ------------------------------------------------
-
-def counted_census():
-    """A clause: the census counts (no later census corrects it)."""
-    newer = aliased(Census)
-    return ~exists().where(newer.corrects_id == Census.id)
-
-
-def capacity_on(facility, day):
-    """modality → places in force on `day` (the latest change that took effect by then)."""
-    rows = db.session.execute(
-        select(CapacityChange.modality, CapacityChange.places)
-        .where(CapacityChange.facility_id == facility.id, CapacityChange.effective_from <= day)
-        .order_by(CapacityChange.effective_from, CapacityChange.id)).all()
-    return {modality: places for modality, places in rows}
-
-
-def latest_census(facility, day=None):
-    """The census that counts, latest on or before `day`."""
-    query = select(Census).where(Census.facility_id == facility.id, counted_census())
-    if day is not None:
-        query = query.where(Census.census_date <= day)
-    return db.session.scalars(query.order_by(Census.census_date.desc(), Census.id.desc()).limit(1)).first()

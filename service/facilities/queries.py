@@ -11,16 +11,115 @@ Every query is set-based: a fixed number of queries whatever the number of facil
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import case, func, select
+from flask import current_app
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import aliased, contains_eager
 
 from service.extensions import db
-from service.facilities.checks import capacities_on, latest_censuses
-from service.facilities.models import FACILITY_TYPES, MODALITIES, Facility
+from service.facilities.models import FACILITY_TYPES, MODALITIES, CapacityChange, Census, CensusLine, Facility
+from service.flags.models import OPEN_STATUSES, Flag
 from service.units.models import AdminUnit
-from service.validation.models import OPEN_STATUSES, Flag
 
 CHUNK = 5000
+
+
+def counted_census():
+    """A clause: the census counts (no later census corrects it)."""
+    newer = aliased(Census)
+    return ~exists().where(newer.corrects_id == Census.id)
+
+
+def capacity_on(facility, day):
+    """modality → places in force on `day` (the latest change that took effect by then)."""
+    rows = db.session.execute(
+        select(CapacityChange.modality, CapacityChange.places)
+        .where(CapacityChange.facility_id == facility.id, CapacityChange.effective_from <= day)
+        .order_by(CapacityChange.effective_from, CapacityChange.id)).all()
+    return {modality: places for modality, places in rows}
+
+
+def latest_census(facility, day=None):
+    """The census that counts, latest on or before `day`."""
+    query = select(Census).where(Census.facility_id == facility.id, counted_census())
+    if day is not None:
+        query = query.where(Census.census_date <= day)
+    return db.session.scalars(query.order_by(Census.census_date.desc(), Census.id.desc()).limit(1)).first()
+
+
+def latest_censuses(facility_ids, day):
+    """facility id → its counted census latest on or before `day`, with `counts`: modality → the latest counted
+    line of that modality on or before `day` (each with its `census_date`). A census may carry only some
+    modalities (a detox ward counting daily, the compulsory wing weekly): each modality keeps its last figure.
+
+    "Latest" is the latest date, then the highest id on that date. Each is found with a grouped MAX and a join
+    back on the date (cheaper than ranking every census of the year: 0.15 s → 0.05 s for 2,000 facilities)."""
+    counted = counted_census()
+    last_day = (select(Census.facility_id, func.max(Census.census_date).label("day"))
+                .where(Census.facility_id.in_(facility_ids), Census.census_date <= day, counted)
+                .group_by(Census.facility_id).subquery())
+    latest = {}
+    for census in db.session.scalars(
+            select(Census).join(last_day, (last_day.c.facility_id == Census.facility_id)
+                                & (last_day.c.day == Census.census_date)).where(counted)):
+        if census.facility_id not in latest or census.id > latest[census.facility_id].id:
+            latest[census.facility_id] = census
+    if latest:
+        line_day = (select(Census.facility_id, CensusLine.modality, func.max(Census.census_date).label("day"))
+                    .join(Census, Census.id == CensusLine.census_id)
+                    .where(Census.facility_id.in_(list(latest)), Census.census_date <= day, counted)
+                    .group_by(Census.facility_id, CensusLine.modality).subquery())
+        by_facility, census_of = {}, {}
+        for line, facility_id, census_date in db.session.execute(
+                select(CensusLine, Census.facility_id, Census.census_date)
+                .join(Census, Census.id == CensusLine.census_id)
+                .join(line_day, (line_day.c.facility_id == Census.facility_id)
+                      & (line_day.c.modality == CensusLine.modality) & (line_day.c.day == Census.census_date))
+                .where(counted)):
+            key = (facility_id, line.modality)
+            if key in census_of and census_of[key] > line.census_id:
+                continue
+            census_of[key] = line.census_id
+            line.census_date = census_date
+            by_facility.setdefault(facility_id, {})[line.modality] = line
+        for census in latest.values():
+            census.counts = by_facility.get(census.facility_id, {})
+    return latest
+
+
+def capacity_history(facility_ids):
+    """facility id → modality → [(effective_from, places)] in order."""
+    rows = db.session.execute(select(CapacityChange.facility_id, CapacityChange.modality, CapacityChange.effective_from,
+                                     CapacityChange.places)
+                              .where(CapacityChange.facility_id.in_(facility_ids))
+                              .order_by(CapacityChange.effective_from, CapacityChange.id)).all()
+    history = {}
+    for facility_id, modality, effective_from, places in rows:
+        history.setdefault(facility_id, {}).setdefault(modality, []).append((effective_from, places))
+    return history
+
+
+def places_on(history, facility_id, modality, day):
+    """The places of a modality in force on `day` from `capacity_history` (0 when none had taken effect)."""
+    places = 0
+    for effective_from, value in history.get(facility_id, {}).get(modality, ()):
+        if effective_from > day:
+            break
+        places = value
+    return places
+
+
+def capacities_on(facility_ids, day):
+    """facility id → {modality → places} in force on `day`; a per-facility day can be given as a dict."""
+    rows = db.session.execute(select(CapacityChange.facility_id, CapacityChange.modality, CapacityChange.places,
+                                     CapacityChange.effective_from)
+                              .where(CapacityChange.facility_id.in_(facility_ids))
+                              .order_by(CapacityChange.effective_from, CapacityChange.id)).all()
+    result = {}
+    for facility_id, modality, places, effective_from in rows:
+        on = day.get(facility_id) if isinstance(day, dict) else day
+        if on is not None and effective_from <= on:
+            result.setdefault(facility_id, {})[modality] = places
+    return result
 
 
 def rate(current, capacity):
@@ -241,3 +340,13 @@ def open_facility_flags(scope, province=None, limit=None):
     if limit is not None:
         query = query.limit(limit)
     return db.session.scalars(query).all()
+
+
+def provinces_with_facility(edition):
+    """Province ids (of `edition`) with at least one registered facility. Facilities sit on units of the
+    current list; for periods of the other list the registry check does not apply (None)."""
+    if edition != current_app.config["CURRENT_EDITION"]:
+        return None
+    rows = db.session.execute(select(AdminUnit.id, AdminUnit.province_id).join(
+        Facility, Facility.org_unit_id == AdminUnit.id)).all()
+    return {province_id or unit_id for unit_id, province_id in rows}

@@ -87,24 +87,6 @@ class Upload(db.Model):
     submissions = relationship("Submission", back_populates="upload")
 
 
-class PeriodLock(db.Model):
-    """An approved period of a district or province (set by the approval workflow): no submission, edit or
-    import for a commune below it is accepted until a higher level reopens it."""
-
-    __tablename__ = "period_lock"
-    __audited__ = True
-    __table_args__ = (UniqueConstraint("form_code", "period", "org_unit_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    form_code: Mapped[str] = mapped_column(String(50))
-    period: Mapped[str] = mapped_column(String(10))
-    org_unit_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"), index=True)
-    locked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    locked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-
-    org_unit = relationship("AdminUnit")
-
-
 class Reminder(db.Model):
     """A commune that has not reported a period whose deadline has passed (written by the daily job)."""
 

@@ -5,17 +5,20 @@ unique index allows one current version per commune, form and period, so concurr
 win: the loser retries and becomes the next version. Nothing is submitted into a locked (approved) period.
 """
 import hashlib
-import json
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from service.accounts.scope import Scope
+from service.approval.operations import hold_approval_key
+from service.approval.queries import lock_for
+from service.audit.operations import record
 from service.common.time import VIETNAM, utcnow
 from service.extensions import db
 from service.forms.periods import PeriodError
-from service.submissions.models import PeriodLock, Submission, Upload
+from service.submissions.checks import check_submission, check_values
+from service.submissions.models import Submission, Upload
 from service.units.models import AdminUnit
 
 SUBMITTING_ROLES = ("commune_reporter", "data_steward", "admin")
@@ -64,33 +67,8 @@ def check_commune(user, unit):
                               [{"field": "org_unit", "value": unit.code}], status=403)
 
 
-def lock_for(form_code, period_code, unit):
-    """The lock (on the commune, its district or its province) that closes this period, or None."""
-    ids = [i for i in (unit.id, unit.district_id, unit.province_id) if i is not None]
-    return db.session.execute(
-        select(PeriodLock).where(PeriodLock.form_code == form_code, PeriodLock.period == period_code,
-                                 PeriodLock.org_unit_id.in_(ids))
-    ).scalars().first()
-
-
-def hold_approval_key(form_code, period_code, unit, shared):
-    """PostgreSQL: a transaction-scoped advisory lock on (form, period, the unit's province) until commit.
-    Submissions hold it shared, an approval or reopening exclusively (service.aggregation.operations), so no
-    version slips in between the lock check and the commit of an approval. SQLite already serialises writers."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
-    province_id = unit.province_id or unit.id
-    digest = hashlib.sha256(f"approval|{form_code}|{period_code}|{province_id}".encode()).digest()
-    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    db.session.execute(text(f"SELECT {function}(:key)"), {"key": int.from_bytes(digest[:8], "big", signed=True)})
-
-
 def province_of(unit):
     return unit.province if unit.province_id else unit
-
-
-def payload_fingerprint(*parts):
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _idempotent_replay(user, key, form, period, unit, values):
@@ -123,8 +101,6 @@ def submit(user, form, period, unit, raw_values, channel, idempotency_key=None, 
                               [{"field": code, "message": message} for code, message in errors.items()])
     replay = _idempotent_replay(user, idempotency_key, form, period, unit, values)
     if replay is not None:
-        from service.validation.entry import check_values
-
         replay.verdicts = check_values(form, period, unit, replay.values)
         return replay
     hold_approval_key(form.code, period.code, unit, shared=True)
@@ -145,8 +121,6 @@ def submit(user, form, period, unit, raw_values, channel, idempotency_key=None, 
             if replay is not None:
                 return replay
             continue
-        from service.validation.entry import check_submission
-
         submission.verdicts = check_submission(form, period, unit, submission)
         return submission
     raise SubmissionError("conflict", _("The report was being changed by someone else; send it again."), status=409)
@@ -191,20 +165,42 @@ def changes(submission):
             if previous.get(code) != submission.values.get(code)}
 
 
-def lock_period(user, form_code, period_code, unit):
-    """Close a period for a district or province (used by the approval workflow)."""
-    lock = PeriodLock(form_code=form_code, period=period_code, org_unit=unit, locked_by_id=user.id if user else None)
-    db.session.add(lock)
-    db.session.flush()
-    return lock
+# --- what a validation run changes on the reports it judged -----------------------------------------------
+
+LOCK_CHUNK = 5000
 
 
-def unlock_period(form_code, period_code, unit):
-    for lock in db.session.scalars(select(PeriodLock).where(PeriodLock.form_code == form_code,
-                                                           PeriodLock.period == period_code,
-                                                           PeriodLock.org_unit_id == unit.id)):
-        db.session.delete(lock)
-    db.session.flush()
+
+
+def lock_still_current(submission_ids):
+    """Lock the reports among `submission_ids` that are still current, in id order, and return their ids.
+
+    A submission locks its commune's current version first and the commune's flags after it; the run takes its
+    locks in the same order (all the reports, then the flags), so the two never wait on each other in a circle.
+    A version superseded after the run read it drops out here: its flags were already set by the submission that
+    replaced it, and it is not marked validated."""
+    ids, still = sorted(submission_ids), []
+    for start in range(0, len(ids), LOCK_CHUNK):
+        still += db.session.scalars(
+            select(Submission.id).where(Submission.id.in_(ids[start:start + LOCK_CHUNK]),
+                                        Submission.is_current.is_(True))
+            .order_by(Submission.id).with_for_update()).all()
+    return still
+
+
+def mark_validated(submission_ids, run_id, form_code, period_code):
+    """Mark the reports a run judged (and locked with `lock_still_current`) validated; returns their ids. A bulk
+    UPDATE bypasses the flush listener, so one audit row names the reports it changed."""
+    validated = []
+    for start in range(0, len(submission_ids), LOCK_CHUNK):
+        validated += db.session.scalars(update(Submission).where(
+            Submission.id.in_(submission_ids[start:start + LOCK_CHUNK]), Submission.status == "submitted"
+        ).values(status="validated").returning(Submission.id)).all()
+    if validated:
+        record("update", "submission", None, old={"status": "submitted"},
+               new={"status": "validated", "run_id": run_id, "form": form_code, "period": period_code,
+                    "submission_ids": sorted(validated)})
+    return validated
 
 
 def record_upload(user, form, period, filename, data, status, rows=0, errors=None, idempotency_key=None):

@@ -1,4 +1,5 @@
-"""Read side of submissions: completeness and timeliness, histories, what a reporter still owes."""
+"""Read side of submissions: completeness and timeliness, histories, what a reporter still owes, the earlier
+values the rules compare with, and the reports the gate lets through."""
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -6,7 +7,10 @@ from sqlalchemy import select
 
 from service.common.time import local_today
 from service.extensions import db
+from service.flags.queries import held_back
 from service.forms.periods import Period, PeriodError, recent_periods
+from service.rules.derive import HISTORY_WINDOW
+from service.rules.suites import derived_specs
 from service.submissions.models import Submission
 from service.units.models import AdminUnit
 
@@ -155,3 +159,43 @@ def _latest_period(form, scope, today, since=None):
         if period.kind in form.period_types and (today is None or period.start <= today):
             periods.append(period)
     return max(periods, key=lambda p: (p.end, -p.months)) if periods else None
+
+
+# --- what the rules read of earlier reports ------------------------------------------------------------
+
+def history_periods(period):
+    codes, cursor = [], period
+    for _ in range(HISTORY_WINDOW):
+        cursor = cursor.previous()
+        codes.append(cursor.code)
+    return list(reversed(codes))
+
+
+def history_fields(form_code):
+    """The fields the history-based derivations read (jump, mod_z, cumulative)."""
+    return sorted({spec["field"] for spec in derived_specs(form_code).values()
+                   if spec["op"] in ("jump", "mod_z", "cumulative")})
+
+
+def report_history(form_code, period, unit_ids):
+    """Earlier periods' values of the fields history is used for, extracted in SQL (not whole documents)."""
+    codes = history_periods(period)
+    order = {code: index for index, code in enumerate(codes)}
+    fields = history_fields(form_code)
+    history = {}
+    query = select(Submission.org_unit_id, Submission.period,
+                   *[Submission.values[field].as_integer() for field in fields]).where(
+        Submission.form_code == form_code, Submission.is_current.is_(True), Submission.period.in_(codes))
+    if unit_ids is not None:
+        query = query.where(Submission.org_unit_id.in_(unit_ids))
+    for unit_id, code, *numbers in db.session.execute(query):
+        history.setdefault(unit_id, []).append((order[code], code, dict(zip(fields, numbers, strict=True))))
+    return {unit_id: [(code, values) for _index, code, values in sorted(items, key=lambda item: item[0])]
+            for unit_id, items in history.items()}
+
+
+def clean_current_submissions(form_code, period_code):
+    """Current reports of a period that may be aggregated: not held back by the gate (`service.flags.queries`)."""
+    return select(Submission).where(Submission.form_code == form_code, Submission.period == period_code,
+                                    Submission.is_current.is_(True),
+                                    Submission.org_unit_id.not_in(held_back(form_code, period_code)))

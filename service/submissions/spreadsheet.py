@@ -24,6 +24,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from service.approval.queries import lock_for
 from service.extensions import db
 from service.submissions import operations
 from service.submissions.models import Upload
@@ -553,7 +554,7 @@ def import_table(user, form, period, filename, data, idempotency_key=None):
         return reject(exc.errors, 0)
     clean, errors = check_rows(user, form, period, rows)
     for row, unit, _raw in clean:
-        if operations.lock_for(form.code, period.code, unit) is not None:
+        if lock_for(form.code, period.code, unit) is not None:
             errors.append(_error(_("the period %(period)s is approved and locked for %(name)s; only the level "
                                    "above can reopen it.", period=period.code, name=unit.name),
                                  row=row, column="commune_code"))

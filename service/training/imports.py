@@ -14,7 +14,6 @@ from sqlalchemy import select
 from service.common.cells import cell_date, cell_text
 from service.common.text import fold
 from service.extensions import db
-from service.facilities.models import Facility
 from service.submissions.spreadsheet import UploadError, raw_table
 from service.training import operations
 from service.training.models import Attendance, Course, RoleCategory, StaffMember
@@ -34,6 +33,11 @@ REQUIRED = {
 SEX_WORDS = {"f": "F", "nữ": "F", "nu": "F", "m": "M", "nam": "M"}
 STATUS_WORDS = {"registered": "registered", "đăng ký": "registered", "attended": "attended", "có mặt": "attended",
                 "completed": "completed", "hoàn thành": "completed", "failed": "failed", "không đạt": "failed"}
+
+def _facility_model():
+    """The facility registry builds on the roster (its staffing checks read it), so its model is reached through
+    the relationship rather than imported."""
+    return StaffMember.facility.property.mapper.class_
 
 
 class TrainingImportError(ValueError):
@@ -126,7 +130,9 @@ def import_staff(scope, data, filename=None):
                 error("unit_code", _("unit %(code)s is outside your scope.", code=unit.code))
         facility = None
         if cell_text(raw.get("facility_code")):
-            facility = db.session.scalar(select(Facility).where(Facility.code == cell_text(raw.get("facility_code"))))
+            facility_model = _facility_model()
+            facility = db.session.scalar(select(facility_model).where(
+                facility_model.code == cell_text(raw.get("facility_code"))))
             if facility is None or not scope.contains_facility(facility):
                 error("facility_code", _("unknown facility %(code)s (or outside your scope).",
                                          code=cell_text(raw.get("facility_code"))))

@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from service.common.time import local_today
 from service.extensions import db
+from service.flags.models import Flag
+from service.flags.operations import Finding, sync_flags
 from service.training.models import Certificate, Qualification, StaffMember
 from service.training.queries import active_on
-from service.validation.models import Flag
-from service.validation.operations import Finding, sync_flags
 
 WARN_DAYS, ERROR_DAYS, EXPIRED_WINDOW_DAYS = 30, 7, 90
 
@@ -57,9 +57,10 @@ def refresh_expiry_alerts(today=None):
     existing = {(flag.staff_id, flag.rule): flag for flag in db.session.scalars(select(Flag).where(
         Flag.subject == "staff"))}
 
-    def new_flag(key):
+    def subject_of(key):
         person = staff[key[0]]
-        return Flag(subject="staff", staff_id=person.id, facility_id=person.facility_id, org_unit_id=person.org_unit_id)
+        return {"subject": "staff", "staff_id": person.id, "facility_id": person.facility_id,
+                "org_unit_id": person.org_unit_id}
 
-    opened, closed = sync_flags(existing, wanted, new_flag)
+    opened, closed = sync_flags(existing, wanted, subject_of)
     return {"opened": opened, "closed": closed}

@@ -3,8 +3,9 @@ from flask import g, request
 from sqlalchemy import select
 
 from service.api import api_route, paginate
+from service.flags.models import Flag
 from service.units.models import AdminUnit
-from service.validation.models import Flag, ValidationRun
+from service.validation.models import ValidationRun
 from service.validation.schemas import FlagSchema, RunSchema
 
 

@@ -6,7 +6,7 @@ slot, finds the slot taken and does nothing. A nightly slot whose run failed is 
 frequent tick after the nightly hour runs it (catch-up), so a crash never leaves a night unvalidated.
 
 A run of the commune report form also compares each period's reports with the facility census per province
-(rules X01, X02; service/facilities/consistency.py). New reports bring that comparison up to date within minutes;
+(rules X01, X02; service/validation/consistency.py). New reports bring that comparison up to date within minutes;
 a census entered or corrected later is taken into account by the nightly revalidation of the open periods.
 """
 from datetime import date

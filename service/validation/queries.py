@@ -1,45 +1,12 @@
-"""Read side of validation: flags in a scope, the gate for aggregation, the report of a run."""
+"""Read side of validation: the report of a run (the gate and flags in a scope are `service.flags.queries`)."""
 from sqlalchemy import func, select
 
 from service.extensions import db
+from service.flags.models import OPEN_STATUSES, Flag
+from service.rules.suites import rule as find_rule
 from service.submissions.models import Submission
 from service.units.models import AdminUnit
-from service.validation.models import OPEN_STATUSES, Flag, RunFailure, RunRuleResult, ValidationRun
-from service.validation.suites import rule as find_rule
-
-
-def blocking_flags():
-    """Open error-level flags: a report with one is held back from aggregation (the gate)."""
-    return select(Flag.submission_id).where(Flag.subject == "report", Flag.severity == "error",
-                                            Flag.status.in_(OPEN_STATUSES))
-
-
-def clean_current_submissions(form_code, period_code):
-    """Current reports of a period that may be aggregated: no open error-level flag on their report."""
-    held = select(Flag.org_unit_id).where(Flag.subject == "report", Flag.form_code == form_code,
-                                          Flag.period == period_code, Flag.severity == "error",
-                                          Flag.status.in_(OPEN_STATUSES))
-    return select(Submission).where(Submission.form_code == form_code, Submission.period == period_code,
-                                    Submission.is_current.is_(True), Submission.org_unit_id.not_in(held))
-
-
-def open_flags_for_unit(unit_id):
-    return db.session.scalars(select(Flag).where(Flag.org_unit_id == unit_id, Flag.status.in_(OPEN_STATUSES))
-                              .order_by(Flag.period.desc(), Flag.severity, Flag.rule)).all()
-
-
-def report_flags(form_code, period_code, unit_id):
-    return db.session.scalars(select(Flag).where(Flag.subject == "report", Flag.form_code == form_code,
-                                                 Flag.period == period_code, Flag.org_unit_id == unit_id)
-                              .order_by(Flag.severity, Flag.rule)).all()
-
-
-def count_open(scope, severity=None):
-    query = select(func.count()).select_from(Flag).where(Flag.status.in_(OPEN_STATUSES),
-                                                         scope.units_column_clause(Flag.org_unit_id))
-    if severity:
-        query = query.where(Flag.severity == severity)
-    return db.session.scalar(query)
+from service.validation.models import RunFailure, RunRuleResult, ValidationRun
 
 
 def previous_run(run):

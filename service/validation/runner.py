@@ -7,7 +7,7 @@ column, so every failing report is identified, never a sample. Derived columns c
 history computed before GX), which keeps every expectation a cheap column or column-pair check.
 
 Runs of the commune report form also check the external consistency with the facility census: after a period's
-reports, the period's province rows (service/facilities/consistency.py) are validated with the suite
+reports, the period's province rows (service/validation/consistency.py) are validated with the suite
 expectations/facility_census.external.json in the same run and the same GX context, with the province id as the
 index column; failures become warning flags on the provinces.
 """
@@ -20,10 +20,10 @@ import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from service.extensions import db
-from service.facilities import consistency
-from service.validation.derive import FORM_OPS, derive
-from service.validation.evaluator import Verdict, observed
-from service.validation.suites import derived_specs, rules_for, suite_hashes, suites_for
+from service.rules.derive import FORM_OPS, derive
+from service.rules.evaluator import Verdict, observed
+from service.rules.suites import derived_specs, rules_for, suite_hashes, suites_for
+from service.validation import consistency
 
 _STATE = {}
 
@@ -145,51 +145,19 @@ def count_rules(run, rule_counts, severities):
             existing.failed += failed
 
 
-LOCK_CHUNK = 5000
-
-
-def lock_still_current(submission_ids):
-    """Lock the reports among `submission_ids` that are still current, in id order, and return their ids.
-
-    A submission locks its commune's current version first and the commune's flags after it; the run takes its
-    locks in the same order (all the reports, then the flags), so the two never wait on each other in a circle.
-    A version superseded after the run read it drops out here: its flags were already set by the submission that
-    replaced it, and it is not marked validated."""
-    from sqlalchemy import select
-
-    from service.submissions.models import Submission
-
-    ids, still = sorted(submission_ids), []
-    for start in range(0, len(ids), LOCK_CHUNK):
-        still += db.session.scalars(
-            select(Submission.id).where(Submission.id.in_(ids[start:start + LOCK_CHUNK]),
-                                        Submission.is_current.is_(True))
-            .order_by(Submission.id).with_for_update()).all()
-    return still
-
-
 def validate_period(form, period, run):
     """Validate every current report of one (form, period) in `run`: flags follow, failures are kept."""
-    from sqlalchemy import insert, update
+    from sqlalchemy import insert
 
-    from service.audit.operations import record
-    from service.submissions.models import Submission
+    from service.flags.operations import apply_verdicts, report_flags
+    from service.submissions.operations import lock_still_current, mark_validated
     from service.validation.context import contexts_for_period
     from service.validation.models import RunFailure
-    from service.validation.operations import apply_verdicts, report_flags
 
     contexts = contexts_for_period(form, period)
     batch = validate_contexts(form, contexts)
     still = lock_still_current([context.submission_id for context in contexts])
-    validated = []
-    for start in range(0, len(still), LOCK_CHUNK):
-        validated += db.session.scalars(update(Submission).where(
-            Submission.id.in_(still[start:start + LOCK_CHUNK]), Submission.status == "submitted"
-        ).values(status="validated").returning(Submission.id)).all()
-    if validated:  # a bulk UPDATE bypasses the flush listener: one audit row names the reports it changed
-        record("update", "submission", None, old={"status": "submitted"},
-               new={"status": "validated", "run_id": run.id, "form": form.code, "period": period.code,
-                    "submission_ids": sorted(validated)})
+    mark_validated(still, run.id, form.code, period.code)
     checked = set(still)
     unit_of = {context.submission_id: context.org_unit_id for context in contexts
                if context.submission_id in checked}

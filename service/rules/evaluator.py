@@ -4,8 +4,8 @@ process never imports Great Expectations."""
 import math
 from dataclasses import dataclass
 
-from service.validation.derive import derive
-from service.validation.suites import derived_specs, rules_for
+from service.rules.derive import derive
+from service.rules.suites import derived_specs, rules_for
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,13 @@ from sqlalchemy import func, or_, select
 
 from service.extensions import db
 from service.facilities.models import Census, CensusLine, Facility
-from service.facilities.operations import counted_census
+from service.facilities.queries import counted_census
+from service.flags.models import Flag
+from service.flags.operations import Finding, sync_flags
+from service.rules.evaluator import Verdict, observed, passes
+from service.rules.suites import suites_for
 from service.submissions.models import Submission
 from service.units.models import AdminUnit
-from service.validation.evaluator import Verdict, observed, passes
-from service.validation.models import Flag
-from service.validation.operations import Finding, sync_flags
-from service.validation.suites import suites_for
 
 REPORT_FORM = "commune_rehab"  # the form whose reports are compared
 SUITE_FORM = "facility_census"  # the suites (expectations/facility_census.*.json) that compare them
@@ -223,21 +223,11 @@ def sync_province_flags(form_code, period_code, failures, run=None):
     """Bring the province flags of a (form, period) in line with `failures` (province id → [Verdict] for every
     province that fails now; a province absent passes). Returns (opened, closed)."""
     existing = province_flags(form_code, period_code)
-    before = {key: (flag.status, flag.values_hash) for key, flag in existing.items()}
     wanted = {(province_id, verdict.rule): Finding(verdict.rule, verdict.severity, verdict.message_vi,
                                                    verdict.message_en, verdict.observed)
               for province_id, verdicts in failures.items() for verdict in verdicts}
 
-    def new_flag(key):
-        return Flag(subject="province", org_unit_id=key[0], form_code=form_code, period=period_code,
-                    submission_id=None)
+    def subject_of(key):
+        return {"subject": "province", "org_unit_id": key[0], "form_code": form_code, "period": period_code}
 
-    opened, closed = sync_flags(existing, wanted, new_flag)
-    if run is not None:
-        for key, flag in existing.items():
-            if key not in before:
-                flag.first_run_id = flag.last_run_id = run.id
-            elif before[key] != (flag.status, flag.values_hash):
-                flag.last_run_id = run.id
-        db.session.flush()
-    return opened, closed
+    return sync_flags(existing, wanted, subject_of, run=run)

@@ -3,7 +3,7 @@
 Both the scheduled runner (which hands them to Great Expectations) and the instant evaluator at entry (which
 never imports Great Expectations) read the same files, so their verdicts come from one definition. A suite's
 `meta.derived` declares the columns its expectations need that are not form fields (sums, history, joins with
-reference data); service/validation/derive.py computes them.
+reference data); service/rules/derive.py computes them.
 """
 import hashlib
 import json

@@ -8,14 +8,15 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
 from service.extensions import db as _db
-from service.facilities import consistency
 from service.facilities.models import Census
 from service.facilities.operations import record_census
+from service.flags.models import Flag
 from service.forms.registry import get_form
+from service.rules.suites import rules_for, suites_for
 from service.submissions.operations import submit
-from service.validation.models import Flag, RunRuleResult
-from service.validation.queries import clean_current_submissions
-from service.validation.suites import rules_for, suites_for
+from service.submissions.queries import clean_current_submissions
+from service.validation import consistency
+from service.validation.models import RunRuleResult
 from tests.test_submissions import FORM, Place, good_values
 
 TODAY = date(2026, 11, 22)
@@ -253,7 +254,7 @@ def test_fixing_the_data_resolves_the_flag_on_the_next_run_and_new_figures_reope
 
 
 def test_a_flag_accepted_for_these_figures_stays_accepted(land, db, make_user):
-    from service.validation import operations
+    from service.flags import operations
 
     report(land, land.commune_a)
     report(land, land.commune_b, treated_compulsory=0, treated_total=12)

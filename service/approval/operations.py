@@ -1,5 +1,5 @@
 """Approval of a period: a district steward approves the district's period, then a province steward the
-province's; approval locks the period (service.submissions.models.PeriodLock: no submission, edit or import is
+province's; approval locks the period (service.approval.models.PeriodLock: no submission, edit or import is
 accepted under the unit) until a higher level reopens it. Only approved data goes into the official report
 (`aggregate(..., approved_only=True)`). Every approval and reopening is an ApprovalEvent, and both are audited.
 
@@ -17,24 +17,18 @@ The rules:
 
 Operations flush, never commit.
 """
-from dataclasses import dataclass
-from datetime import datetime
+import hashlib
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from service.accounts.models import User
 from service.accounts.scope import Scope
-from service.aggregation.models import ApprovalEvent
-from service.aggregation.queries import Aggregate, aggregate
+from service.approval.models import ApprovalEvent, PeriodLock
+from service.approval.queries import approved_locks, approving_levels, districts_of
 from service.common.time import utcnow
 from service.extensions import db
 from service.forms.periods import Period, PeriodError
-from service.submissions.models import PeriodLock
-from service.submissions.operations import hold_approval_key, lock_period, unlock_period
-from service.units.models import AdminUnit
-from service.validation.models import OPEN_STATUSES, Flag
 
 APPROVING_ROLES = ("data_steward", "admin")
 MAX_COMMENT = 2000
@@ -49,7 +43,7 @@ class ApprovalError(ValueError):
         self.message, self.status = message, status
 
 
-def _period(form, period):
+def parse_period(form, period):
     if isinstance(period, Period):
         return period
     try:
@@ -58,28 +52,32 @@ def _period(form, period):
         raise ApprovalError(_("Unknown period %(period)s.", period=period)) from None
 
 
-def approving_levels(period):
-    """The levels approved in a period: districts then the province (2024 list), the province (2025 list)."""
-    return ("district", "province") if period.edition == 2024 else ("province",)
+def hold_approval_key(form_code, period_code, unit, shared):
+    """PostgreSQL: a transaction-scoped advisory lock on (form, period, the unit's province) until commit.
+    Submissions hold it shared, an approval or reopening exclusively (`approve`, `reopen`), so no
+    version slips in between the lock check and the commit of an approval. SQLite already serialises writers."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    province_id = unit.province_id or unit.id
+    digest = hashlib.sha256(f"approval|{form_code}|{period_code}|{province_id}".encode()).digest()
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    db.session.execute(text(f"SELECT {function}(:key)"), {"key": int.from_bytes(digest[:8], "big", signed=True)})
 
 
-def approved_locks(form_code, period_code, unit_ids=None):
-    """{unit id: PeriodLock} of the approved units of a period (all, or those of `unit_ids`)."""
-    query = select(PeriodLock).where(PeriodLock.form_code == form_code, PeriodLock.period == period_code)
-    if unit_ids is not None:
-        query = query.where(PeriodLock.org_unit_id.in_(list(unit_ids)))
-    return {lock.org_unit_id: lock for lock in db.session.scalars(query)}
+def lock_period(user, form_code, period_code, unit):
+    """Close a period for a district or province (`approve` does it with its checks; tests call it directly)."""
+    lock = PeriodLock(form_code=form_code, period=period_code, org_unit=unit, locked_by_id=user.id if user else None)
+    db.session.add(lock)
+    db.session.flush()
+    return lock
 
 
-def is_approved(form, period, unit):
-    period = _period(form, period)
-    return bool(approved_locks(form.code, period.code, [unit.id]))
-
-
-def districts_of(province):
-    return db.session.scalars(select(AdminUnit).where(
-        AdminUnit.edition == province.edition, AdminUnit.level == "district", AdminUnit.province_id == province.id
-    ).order_by(AdminUnit.sort_name)).all()
+def unlock_period(form_code, period_code, unit):
+    for lock in db.session.scalars(select(PeriodLock).where(PeriodLock.form_code == form_code,
+                                                           PeriodLock.period == period_code,
+                                                           PeriodLock.org_unit_id == unit.id)):
+        db.session.delete(lock)
+    db.session.flush()
 
 
 def _names(units):
@@ -113,7 +111,7 @@ def _common_refusal(user, period, unit):
 def approval_refusal(user, form, period, unit, locks=None):
     """Why `user` may not approve `unit`'s period now (an ApprovalError), or None when they may.
     `locks` ({unit id: PeriodLock} of the period) saves the queries when many units are checked."""
-    period = _period(form, period)
+    period = parse_period(form, period)
     refusal = _common_refusal(user, period, unit)
     if refusal:
         return refusal
@@ -138,7 +136,7 @@ def approval_refusal(user, form, period, unit, locks=None):
 
 def reopen_refusal(user, form, period, unit, locks=None):
     """Why `user` may not reopen `unit`'s period now (an ApprovalError), or None when they may."""
-    period = _period(form, period)
+    period = parse_period(form, period)
     refusal = _common_refusal(user, period, unit)
     if refusal:
         return refusal
@@ -174,7 +172,7 @@ def _comment(value, required=False):
 def approve(user, form, period, unit, comment=""):
     """Approve `unit`'s period (a district, or a province): lock it and record who approved it. Returns the
     ApprovalEvent; raises ApprovalError when refused."""
-    period = _period(form, period)
+    period = parse_period(form, period)
     comment = _comment(comment)
     hold_approval_key(form.code, period.code, unit, shared=False)
     refusal = approval_refusal(user, form, period, unit)
@@ -198,7 +196,7 @@ def approve(user, form, period, unit, comment=""):
 def reopen(user, form, period, unit, reason):
     """Reopen `unit`'s approved period (a reason is required): remove the lock and record who reopened it and why.
     Returns the ApprovalEvent; raises ApprovalError when refused."""
-    period = _period(form, period)
+    period = parse_period(form, period)
     reason = _comment(reason, required=True)
     hold_approval_key(form.code, period.code, unit, shared=False)
     refusal = reopen_refusal(user, form, period, unit)
@@ -210,127 +208,3 @@ def reopen(user, form, period, unit, reason):
     db.session.add(event)
     db.session.flush()
     return event
-
-
-# --- reading ----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ApprovalRow:
-    """One unit of an approval table: its completeness, its open error flags and whether it is approved."""
-
-    unit: AdminUnit
-    aggregate: Aggregate | None
-    open_errors: int
-    lock: PeriodLock | None
-    approved_by: User | None
-    approved_at: datetime | None
-    comment: str | None
-
-    @property
-    def approved(self):
-        return self.lock is not None
-
-    @property
-    def communes_total(self):
-        return self.aggregate.communes_total if self.aggregate else 0
-
-    @property
-    def communes_reported(self):
-        return self.aggregate.communes_reported if self.aggregate else 0
-
-    @property
-    def held_back(self):
-        return self.aggregate.held_back if self.aggregate else 0
-
-    @property
-    def missing(self):
-        return self.communes_total - self.communes_reported
-
-    @property
-    def incomplete(self):
-        """Reports that would not be in the official figures: held back or never sent."""
-        return self.held_back + self.missing
-
-
-def approval_units(period, scope, parent=None):
-    """The units approved in a period that lie in `scope` (under `parent` if given): provinces first, then
-    their districts, by name."""
-    levels = approving_levels(period)
-    query = select(AdminUnit).where(AdminUnit.edition == period.edition, AdminUnit.level.in_(levels))
-    if scope is not None:
-        query = query.where(scope.unit_clause(AdminUnit, period.edition))
-    if parent is not None:
-        query = query.where(or_(AdminUnit.id == parent.id, AdminUnit.province_id == parent.id,
-                                AdminUnit.district_id == parent.id))
-    units = db.session.scalars(query).all()
-    provinces = sorted((unit for unit in units if unit.level == "province"), key=lambda unit: unit.sort_name)
-    districts = sorted((unit for unit in units if unit.level == "district"), key=lambda unit: unit.sort_name)
-    ordered = []
-    for province in provinces:
-        ordered.append(province)
-        ordered.extend(district for district in districts if district.province_id == province.id)
-    shown = {unit.id for unit in ordered}
-    ordered.extend(district for district in districts if district.id not in shown)  # province outside the scope
-    return ordered
-
-
-def open_error_counts(form_code, period_code):
-    """{unit id: open error-level flags} of a period's reports, counted on the commune, its district and its
-    province (and the province-level flags on their province)."""
-    rows = db.session.execute(
-        select(Flag.org_unit_id, AdminUnit.district_id, AdminUnit.province_id)
-        .join(AdminUnit, AdminUnit.id == Flag.org_unit_id)
-        .where(Flag.subject.in_(("report", "province")), Flag.form_code == form_code, Flag.period == period_code,
-               Flag.severity == "error", Flag.status.in_(OPEN_STATUSES))
-    ).all()
-    counts = {}
-    for row in rows:
-        for unit_id in {unit_id for unit_id in row if unit_id is not None}:
-            counts[unit_id] = counts.get(unit_id, 0) + 1
-    return counts
-
-
-def approval_status(form, period, scope, parent=None):
-    """[ApprovalRow] of the units of `scope` approved in the period (districts and provinces for a 2024-list
-    period, provinces for a 2025-list one), with completeness, open error flags and approval."""
-    period = _period(form, period)
-    units = approval_units(period, scope, parent)
-    if not units:
-        return []
-    aggregates = {}
-    for level in {unit.level for unit in units}:
-        for item in aggregate(form, period, level, scope=scope, parent=parent):
-            aggregates[item.unit.id] = item
-    ids = [unit.id for unit in units]
-    locks = approved_locks(form.code, period.code, ids)
-    approvals = {}
-    for event in db.session.scalars(select(ApprovalEvent).where(
-            ApprovalEvent.form_code == form.code, ApprovalEvent.period == period.code,
-            ApprovalEvent.org_unit_id.in_(ids), ApprovalEvent.action == "approve").order_by(ApprovalEvent.at)):
-        approvals[event.org_unit_id] = event  # the latest approval of each unit
-    users = {user.id: user for user in db.session.scalars(select(User).where(
-        User.id.in_({lock.locked_by_id for lock in locks.values() if lock.locked_by_id})))} if locks else {}
-    errors = open_error_counts(form.code, period.code)
-    rows = []
-    for unit in units:
-        lock = locks.get(unit.id)
-        event = approvals.get(unit.id) if lock else None
-        rows.append(ApprovalRow(unit=unit, aggregate=aggregates.get(unit.id), open_errors=errors.get(unit.id, 0),
-                                lock=lock, approved_by=users.get(lock.locked_by_id) if lock else None,
-                                approved_at=lock.locked_at if lock else None,
-                                comment=event.comment if event else None))
-    return rows
-
-
-def approval_history(form, period, scope, parent=None):
-    """The ApprovalEvents of a period on the units of `scope`, newest first."""
-    period = _period(form, period)
-    query = (select(ApprovalEvent).join(AdminUnit, AdminUnit.id == ApprovalEvent.org_unit_id)
-             .where(ApprovalEvent.form_code == form.code, ApprovalEvent.period == period.code))
-    if scope is not None:
-        query = query.where(scope.unit_clause(AdminUnit, period.edition))
-    if parent is not None:
-        query = query.where(or_(AdminUnit.id == parent.id, AdminUnit.province_id == parent.id,
-                                AdminUnit.district_id == parent.id))
-    return db.session.scalars(query.order_by(ApprovalEvent.at.desc(), ApprovalEvent.id.desc())).all()
