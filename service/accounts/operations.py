@@ -16,7 +16,7 @@ from service.accounts.passwords import is_common
 from service.audit.operations import record
 from service.common.time import as_utc, utcnow
 from service.extensions import db
-from service.units.models import AdminUnit
+from service.units.queries import unit_by_code
 
 MIN_PASSWORD_LENGTH = 10
 # A dummy hash so that an unknown username costs as much time as a wrong password.
@@ -44,9 +44,7 @@ def resolve_codes(scope_code=None, facility_code=None, edition=None):
     scope_unit = facility = None
     edition = edition or current_app.config["CURRENT_EDITION"]
     if scope_code:
-        scope_unit = db.session.execute(
-            select(AdminUnit).where(AdminUnit.code == scope_code, AdminUnit.edition == edition)
-        ).scalar_one_or_none()
+        scope_unit = unit_by_code(scope_code, edition)
         if scope_unit is None:
             raise AccountError(_("Unknown unit code %(code)s in edition %(edition)s.", code=scope_code,
                                  edition=edition))

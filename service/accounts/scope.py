@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.orm import aliased
 
 from service.extensions import db
+from service.units import editions
 from service.units.models import AdminUnit, UnitSuccession
 
 
@@ -36,7 +37,7 @@ class Scope:
         """Communes of the other edition that lie wholly in the scope (all succession links inside)."""
         scoped = aliased(AdminUnit)
         inside = select(scoped.id).where(self._same_edition_clause(scoped))
-        if self.unit.edition == 2025:
+        if editions.is_new(self.unit.edition):
             own, other = UnitSuccession.new_unit_id, UnitSuccession.old_unit_id
         else:
             own, other = UnitSuccession.old_unit_id, UnitSuccession.new_unit_id

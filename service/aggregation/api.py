@@ -2,7 +2,6 @@
 caller's scope (a unit only partly in the scope is left out rather than shown with part of its communes)."""
 from flask import g, request
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from service.aggregation.queries import LEVELS, AggregationError, aggregate
 from service.aggregation.schemas import AggregateSchema
@@ -10,7 +9,9 @@ from service.api import ApiError, api_route, requested_page
 from service.extensions import db
 from service.forms.periods import PeriodError
 from service.forms.registry import all_forms, get_form
-from service.units.models import EDITIONS, AdminUnit
+from service.units import editions
+from service.units.models import EDITIONS
+from service.units.queries import unit_by_code
 
 TRUE_WORDS = ("1", "true", "yes")
 FALSE_WORDS = ("", "0", "false", "no")
@@ -55,7 +56,7 @@ def _edition(period, level):
     if edition < period.edition:
         raise _bad("edition", _("%(period)s is reported on the 2025 unit list; it cannot be shown on the 2024 units.",
                                 period=period.code))
-    if edition == 2025 and level == "district":
+    if level not in editions.levels(edition):
         raise _bad("level", _("The 2025 unit list has no districts: use level=province or level=commune."))
     return edition
 
@@ -71,7 +72,7 @@ def _parent(edition):
     code = request.args.get("org_unit")
     if not code:
         return None
-    unit = db.session.scalar(select(AdminUnit).where(AdminUnit.edition == edition, AdminUnit.code == code))
+    unit = unit_by_code(code, edition)
     if unit is None or not g.scope.contains_unit(unit):
         raise ApiError(404, "not_found", _("Not found (or outside your scope)."),
                        [{"parameter": "org_unit", "value": code}])

@@ -28,6 +28,7 @@ from service.flags.models import OPEN_STATUSES, Flag
 from service.forms.periods import Period, period_containing, periods_up_to
 from service.submissions import queries as submission_queries
 from service.submissions.models import Submission
+from service.units import editions
 from service.units.models import AdminUnit
 
 TREND_PERIODS = 4
@@ -52,7 +53,7 @@ def sub_level(scope, period):
     unit = scope.unit
     if scope.national or unit is None:
         return "province"
-    if period.edition == 2025:
+    if not editions.has_districts(period.edition):
         return "commune"
     if unit.edition == period.edition and unit.level != "province":
         return "commune"

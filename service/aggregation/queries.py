@@ -27,6 +27,7 @@ from service.approval.models import PeriodLock
 from service.extensions import db
 from service.flags.queries import held_back_ids
 from service.submissions.models import Submission
+from service.units import editions
 from service.units.models import AdminUnit, UnitSuccession
 
 LEVELS = ("commune", "district", "province")
@@ -148,8 +149,8 @@ def aggregate(form, period, level, scope=None, parent=None, approved_only=False,
     edition = edition or period_edition
     if edition < period_edition:
         raise AggregationError("a 2025-list period cannot be shown on the 2024 units")
-    if edition == 2025 and level == "district":
-        raise AggregationError("the 2025 unit list has no districts")
+    if level not in editions.levels(edition):
+        raise AggregationError(f"the {edition} unit list has no {level} level")
     communes = _communes(period_edition, scope, parent)
     commune_ids = [row[0] for row in communes]
     # where each commune's report goes: [(target unit id, attributable)]

@@ -31,6 +31,7 @@ from service.flags.models import OPEN_STATUSES, Flag
 from service.forms.periods import Period, periods_up_to
 from service.submissions.queries import completeness as completeness_of
 from service.training.models import METRICS, TOPICS, TrainingTarget
+from service.units import editions
 from service.units.models import AdminUnit
 
 TREND_LENGTH = 4
@@ -185,7 +186,7 @@ def _latest_event(form, period, unit_id, action=None):
 def sub_level_of(unit):
     """The level one below a unit in its list: districts of a 2024 province, else communes."""
     if unit.level == "province":
-        return "district" if unit.edition == 2024 else "commune"
+        return "district" if editions.has_districts(unit.edition) else "commune"
     if unit.level == "district":
         return "commune"
     return None

@@ -29,6 +29,7 @@ from service.approval.queries import approved_locks, approving_levels, districts
 from service.common.time import utcnow
 from service.extensions import db
 from service.forms.periods import Period, PeriodError
+from service.units import editions
 
 APPROVING_ROLES = ("data_steward", "admin")
 MAX_COMMENT = 2000
@@ -100,7 +101,7 @@ def _common_refusal(user, period, unit):
         return ApprovalError(_("Period %(period)s is reported on the %(edition)s unit list; %(name)s is not on it.",
                                period=period.code, edition=period.edition, name=unit.name))
     if unit.level not in approving_levels(period):
-        if period.edition == 2025:
+        if not editions.has_districts(period.edition):
             return ApprovalError(_("A period of the 2025 unit list is approved by province: %(name)s is not a "
                                    "province.", name=unit.name))
         return ApprovalError(_("A period is approved by district and then by province: %(name)s is neither.",
@@ -125,7 +126,7 @@ def approval_refusal(user, form, period, unit, locks=None):
     if unit.id in locks:
         return ApprovalError(_("%(name)s is already approved for %(period)s.", name=unit.name, period=period.code),
                              409)
-    if unit.level == "province" and period.edition == 2024:
+    if unit.level == "province" and editions.has_districts(period.edition):
         missing = [district for district in districts_of(unit) if district.id not in locks]
         if missing:
             return ApprovalError(_("%(name)s cannot be approved yet: %(count)s district(s) not approved for "

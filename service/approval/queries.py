@@ -4,6 +4,7 @@ from sqlalchemy import or_, select
 
 from service.approval.models import ApprovalEvent, PeriodLock
 from service.extensions import db
+from service.units import editions
 from service.units.models import AdminUnit
 
 
@@ -18,7 +19,7 @@ def lock_for(form_code, period_code, unit):
 
 def approving_levels(period):
     """The levels approved in a period: districts then the province (2024 list), the province (2025 list)."""
-    return ("district", "province") if period.edition == 2024 else ("province",)
+    return ("district", "province") if editions.has_districts(period.edition) else ("province",)
 
 
 def approved_locks(form_code, period_code, unit_ids=None):

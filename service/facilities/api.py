@@ -13,6 +13,7 @@ from service.facilities.models import FACILITY_STATUSES, FACILITY_TYPES, Census,
 from service.facilities.queries import capacities_on, latest_censuses
 from service.facilities.schemas import FacilityDetailSchema, FacilitySchema, census_figures
 from service.flags.models import OPEN_STATUSES, Flag
+from service.units import editions
 from service.units.models import EDITIONS, AdminUnit
 from service.validation.schemas import FlagSchema
 
@@ -79,7 +80,7 @@ def list_facilities():
                                              codes=", ".join(FACILITY_STATUSES)))
         query = query.where(Facility.status == request.args["status"])
     if request.args.get("province"):
-        edition = request.args.get("edition", "2025")
+        edition = request.args.get("edition", str(editions.current()))
         if not edition.isdigit() or int(edition) not in EDITIONS:
             raise _bad_parameter("edition", _("edition must be 2024 or 2025."))
         unit, province = aliased(AdminUnit), aliased(AdminUnit)

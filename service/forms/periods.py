@@ -6,8 +6,10 @@ from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 
+from service.units import editions
+
 PERIOD_TYPES = {"quarter": _l("Quarter"), "half_year": _l("Half-year"), "year": _l("Year")}
-REFORM_DATE = date(2025, 7, 1)
+REFORM_DATE = editions.REFORM_DATE
 _PATTERN = re.compile(r"^(\d{4})(?:(Q)([1-4])|(S)([12]))?$")
 
 
@@ -59,7 +61,7 @@ class Period:
     @property
     def edition(self):
         """The unit list a period is reported in: the one in force on its last day."""
-        return 2025 if self.end >= REFORM_DATE else 2024
+        return editions.in_force_on(self.end)
 
     def previous(self):
         per_year = 12 // self.months

@@ -19,7 +19,7 @@ from service.extensions import db
 from service.forms.periods import PeriodError
 from service.submissions.checks import check_submission, check_values
 from service.submissions.models import Submission, Upload
-from service.units.models import AdminUnit
+from service.units.queries import unit_by_code
 
 SUBMITTING_ROLES = ("commune_reporter", "data_steward", "admin")
 MAX_ATTEMPTS = 6
@@ -46,9 +46,7 @@ def resolve_period(form, period_code):
 
 def resolve_commune(user, period, code):
     """The commune with `code` in the period's edition, in the user's scope, or a SubmissionError."""
-    unit = db.session.execute(
-        select(AdminUnit).where(AdminUnit.edition == period.edition, AdminUnit.code == str(code or "").strip())
-    ).scalar_one_or_none()
+    unit = unit_by_code(code, period.edition)
     if unit is None:
         raise SubmissionError("unknown_org_unit", _("No commune with code %(code)s in the %(edition)s unit list "
                                                     "(the list in force for %(period)s).", code=code,

@@ -12,6 +12,7 @@ from service.forms.periods import Period, PeriodError, recent_periods
 from service.rules.derive import HISTORY_WINDOW
 from service.rules.suites import derived_specs
 from service.submissions.models import Submission
+from service.units import editions
 from service.units.models import AdminUnit
 
 
@@ -84,7 +85,7 @@ def completeness(form, period, parent, scope):
         result.rows.append(CommuneStatus(unit, due_in[unit.province_id], status, submission, current.get(unit.id)))
     if len(due_in) > 1:
         result.group_level, key = "province", "province_id"
-    elif period.edition == 2024:
+    elif editions.has_districts(period.edition):
         result.group_level, key = "district", "district_id"
     else:
         return result

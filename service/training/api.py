@@ -11,7 +11,8 @@ from service.extensions import db
 from service.training.models import Certificate, StaffMember, TrainingPlan, TrainingTarget
 from service.training.queries import measure
 from service.training.schemas import AttainmentSchema, CertificateSchema, StaffSchema
-from service.units.models import AdminUnit
+from service.units import editions
+from service.units.queries import unit_by_code
 
 TRAINING_ROLES = ("admin", "training_coordinator", "data_steward", "facility_manager")
 
@@ -52,8 +53,7 @@ def training_attainment():
         query = query.join(TrainingPlan).where(TrainingPlan.code == request.args["plan"])
     unit = None
     if request.args.get("unit"):
-        unit = db.session.scalars(select(AdminUnit).where(AdminUnit.code == request.args["unit"])
-                                  .order_by(AdminUnit.edition.desc())).first()
+        unit = unit_by_code(request.args["unit"], editions.NEW, fallback=True)
         if unit is None or not g.scope.contains_unit(unit):
             raise ApiError(404, "not_found", _("Not found (or outside your scope)."), [{"parameter": "unit"}])
     pairs = []

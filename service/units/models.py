@@ -8,8 +8,9 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
+from service.units import editions
 
-EDITIONS = (2024, 2025)
+EDITIONS = editions.EDITIONS
 LEVELS = ("province", "district", "commune")
 
 

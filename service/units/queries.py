@@ -1,10 +1,30 @@
-"""Read-side queries on units: children in Vietnamese order, search by code or name, breadcrumbs."""
+"""Read-side queries on units: a unit by code and edition, children in Vietnamese order, search by code or name,
+breadcrumbs."""
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
 from service.common.text import fold
 from service.extensions import db
+from service.units import editions
 from service.units.models import AdminUnit
+
+
+def unit_by_code(code, edition=None, fallback=False, level=None):
+    """The unit with `code` in `edition` (default: the current edition), or None. Codes are reused across the
+    reform (82 is Tiền Giang in 2024 and Đồng Tháp in 2025), so a code alone never names a unit: with
+    `fallback`, a code missing from the edition is looked up in the other one."""
+    code = str(code or "").strip()
+    if not code:
+        return None
+    edition = edition or editions.current()
+    for candidate in (edition, editions.other(edition)) if fallback else (edition,):
+        query = select(AdminUnit).where(AdminUnit.edition == candidate, AdminUnit.code == code)
+        if level is not None:
+            query = query.where(AdminUnit.level == level)
+        unit = db.session.execute(query).scalar_one_or_none()
+        if unit is not None:
+            return unit
+    return None
 
 
 def scoped_units(scope, edition=None, level=None, parent_id=None):
