@@ -39,9 +39,11 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; fi
 
-## lint: ruff (pyflakes, pycodestyle, import order, bugbear) on the whole project
+## lint: ruff (pyflakes, pycodestyle, import order, bugbear) on the whole project, and no import cycle between
+## modules or between areas (.ci/import_cycles.py)
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/python .ci/import_cycles.py
 
 ## audit-deps: pip-audit over the pinned set (constraints.txt); a known vulnerability fails, no access to the
 ## vulnerability data is said and does not fail (DEPS_AUDIT_REQUIRED=1 makes it fail too)

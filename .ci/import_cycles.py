@@ -15,18 +15,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("service", "admin")
 
 
-def module_name(path):
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path, root=ROOT):
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def modules():
+def modules(root=ROOT):
     found = {}
     for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            found[module_name(path)] = path
+        for path in sorted((root / package).rglob("*.py")):
+            found[module_name(path, root)] = path
     return found
 
 
@@ -63,6 +63,10 @@ def imports_of(name, path, known):
 
 
 EDGE_MODULES = ("api", "cli")
+# area cycles known and still to be removed (issue 15): printed, not failed; any other cycle fails. The upload
+# reader (service/submissions/spreadsheet.py) is shared by the facilities and training imports: once it moves to
+# service/common, this entry goes.
+KNOWN_AREA_CYCLES = {frozenset({"service.facilities", "service.submissions", "service.training"})}
 
 
 def is_edge(module):
@@ -119,8 +123,9 @@ def edges_within(component, graph):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--graph", action="store_true", help="print the area graph")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the project folder (default: this one)")
     args = parser.parse_args(argv)
-    known = modules()
+    known = modules(args.root)
     graph = {name: imports_of(name, path, known) for name, path in known.items()}
     areas = {}
     for name, targets in graph.items():
@@ -133,14 +138,19 @@ def main(argv=None):
         for area in sorted(areas):
             print(f"{area} -> {', '.join(sorted(areas[area]))}")
     status = 0
+    known = 0
     for kind, g in (("modules", graph), ("areas", areas)):
         for component in cycles(g):
+            if kind == "areas" and frozenset(component) in KNOWN_AREA_CYCLES:
+                known += 1
+                print(f"known import cycle between areas, still to remove: {' ↔ '.join(component)}")
+                continue
             status = 1
             print(f"import cycle between {kind}: {' ↔ '.join(component)}")
             for a, b in edges_within(component, g):
                 print(f"    {a} -> {b}")
     if not status:
-        print(f"no import cycle: {len(graph)} modules, {len(areas)} areas")
+        print(f"no import cycle: {len(graph)} modules, {len(areas)} areas" + (f" ({known} known)" if known else ""))
     return status
 
 
