@@ -376,8 +376,9 @@ def test_a_submission_during_a_run_neither_deadlocks_nor_is_lost(databases, monk
     """The order that deadlocked under load: the submission holds the old version's row and is about to update
     the commune's flags while the run, having judged the old version, goes on to its flags and statuses."""
     from service.accounts.models import User
+    from service.submissions import operations as entry  # submit calls its check_submission
     from service.units.models import AdminUnit
-    from service.validation import entry, runner
+    from service.validation import runner
 
     app, user_id, commune_id = live_app_with_commune(databases, "runrace", "dua", "admin")
     form, period = get_form(FORM), get_form(FORM).parse_period("2026Q3")
