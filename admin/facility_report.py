@@ -2,11 +2,11 @@
 drawn by the service itself (inline SVG, no script, no CDN), every open facility flag of the scope, and the
 same rows as XLSX or CSV. Administrators, data stewards and training coordinators read it, within their scope;
 facility managers have their own facility's pages instead."""
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 
-from admin.base import SecureView, current_scope
+from admin.base import SecureView, current_scope, view_for
 from admin.formats import day_text, language, percent_text, requested_day, requested_page
 from service.common import figures
 from service.common.export import CSV_MIMETYPE, XLSX_MIMETYPE, csv_bytes, xlsx_bytes
@@ -23,8 +23,7 @@ CHART_CAP = 200
 
 def _view_accessible(endpoint):
     """Whether the current user may open another admin view (to link to it only then)."""
-    view = next((v for v in current_app.extensions["admin"][0]._views if getattr(v, "endpoint", None) == endpoint),
-                None)
+    view = view_for(endpoint)
     return view is not None and view.is_accessible()
 
 

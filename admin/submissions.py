@@ -15,6 +15,7 @@ from admin.base import READ, ScopedModelView, SecureView, current_scope
 from admin.formats import requested_page
 from service.accounts.models import User
 from service.approval.queries import lock_for
+from service.common.errors import detail_lines
 from service.extensions import db
 from service.flags.queries import flags_of_report
 from service.forms.periods import PERIOD_TYPES, PeriodError, period_containing, recent_periods
@@ -270,7 +271,7 @@ class UploadView(ScopedModelView):
     }
     column_formatters = {
         "uploaded_by": lambda v, c, m, n: m.uploaded_by.username,
-        "errors": lambda v, c, m, n: "\n".join(spreadsheet.error_lines(m.errors)),
+        "errors": lambda v, c, m, n: "\n".join(detail_lines(m.errors)),
     }
 
 

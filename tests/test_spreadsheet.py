@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from service.approval.operations import lock_period
+from service.common.errors import detail_lines as error_lines
 from service.forms.registry import get_form
 from service.submissions import operations, spreadsheet
 from service.submissions.models import Submission, Upload
@@ -21,7 +22,6 @@ from service.submissions.spreadsheet import (
     UploadError,
     build_template,
     check_rows,
-    error_lines,
     import_table,
     read_table,
 )

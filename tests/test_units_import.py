@@ -102,8 +102,8 @@ def test_a_bad_file_is_refused_with_its_line_and_the_database_is_untouched(db, l
     audit_before = db.session.scalar(select(func.count()).select_from(AuditLog))
     with pytest.raises(UnitFileError) as error:
         import_edition(data, 2024)
-    lines = [number for number, _message in error.value.errors]
-    assert line in lines, error.value.errors
+    lines = [number for number, _message in error.value.lines]
+    assert line in lines, error.value.lines
     assert fragment in str(error.value)
     assert count(db) == before
     assert db.session.scalar(select(func.count()).select_from(AuditLog)) == audit_before

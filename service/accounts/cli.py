@@ -6,8 +6,9 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from service.accounts.models import ROLES, User
-from service.accounts.operations import AccountError, create_user, issue_token, resolve_codes, set_active, set_password
+from service.accounts.operations import create_user, issue_token, resolve_codes, set_active, set_password
 from service.audit.operations import act_as, cli_actor
+from service.common.errors import cli_transaction
 from service.extensions import db
 
 users_cli = AppGroup("users", help="Accounts: create users, issue API tokens.")
@@ -28,13 +29,9 @@ def _user(username):
 
 def _commit_or_fail(action):
     act_as(None, cli_actor(), "cli")
-    try:
+    with cli_transaction():
         result = action()
-        db.session.commit()
-        return result
-    except AccountError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
+    return result
 
 
 @users_cli.command("create")

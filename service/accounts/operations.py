@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from service.accounts.models import ROLES, ApiToken, LoginAttempt, User
 from service.accounts.passwords import is_common
 from service.audit.operations import record
+from service.common.errors import DomainError
 from service.common.time import as_utc, utcnow
 from service.extensions import db
 from service.units.queries import unit_by_code
@@ -23,7 +24,7 @@ MIN_PASSWORD_LENGTH = 10
 _DUMMY_HASH = generate_password_hash("not-a-real-password-0")
 
 
-class AccountError(ValueError):
+class AccountError(DomainError):
     """A request that cannot be carried out; the message is for the user (translated)."""
 
 

@@ -3,7 +3,7 @@ caller's scope (a unit only partly in the scope is left out rather than shown wi
 from flask import g, request
 from flask_babel import gettext as _
 
-from service.aggregation.queries import LEVELS, AggregationError, aggregate
+from service.aggregation.queries import LEVELS, aggregate
 from service.aggregation.schemas import AggregateSchema
 from service.api import ApiError, api_route, requested_page
 from service.extensions import db
@@ -90,11 +90,8 @@ def list_aggregates():
     approved_only = _approved_only()
     page, per_page = requested_page()
     parent = _parent(edition)
-    try:
-        items = aggregate(form, period, level, scope=g.scope, parent=parent, approved_only=approved_only,
-                          edition=edition)
-    except AggregationError as exc:
-        raise ApiError(400, "bad_request", str(exc)) from None
+    items = aggregate(form, period, level, scope=g.scope, parent=parent, approved_only=approved_only,
+                      edition=edition)
     if not g.scope.national:
         visible = set(db.session.scalars(g.scope.unit_ids(edition)))
         items = [item for item in items if item.unit.id in visible]

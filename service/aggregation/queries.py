@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 
 from service.aggregation.indicators import commune_counts, holds
 from service.approval.models import PeriodLock
+from service.common.errors import DomainError
 from service.extensions import db
 from service.flags.queries import held_back_ids
 from service.submissions.models import Submission
@@ -33,7 +34,7 @@ from service.units.models import AdminUnit, UnitSuccession
 LEVELS = ("commune", "district", "province")
 
 
-class AggregationError(ValueError):
+class AggregationError(DomainError):
     pass
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from service.accounts.scope import Scope
 from service.approval.models import ApprovalEvent, PeriodLock
 from service.approval.queries import approved_locks, approving_levels, districts_of
+from service.common.errors import DomainError
 from service.common.time import utcnow
 from service.extensions import db
 from service.forms.periods import Period, PeriodError
@@ -36,12 +37,11 @@ MAX_COMMENT = 2000
 MISSING_SHOWN = 10
 
 
-class ApprovalError(ValueError):
+class ApprovalError(DomainError):
     """A refused approval or reopening: `message` in Vietnamese, `status` as an HTTP status would say it."""
 
     def __init__(self, message, status=400):
-        super().__init__(message)
-        self.message, self.status = message, status
+        super().__init__(message, status=status)
 
 
 def parse_period(form, period):

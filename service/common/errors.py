@@ -1,4 +1,11 @@
-"""What a request gets when the database fails under it: a clear answer, never a traceback.
+"""The domain's refusals, and what a request gets when the database fails under it: a clear answer, never a
+traceback.
+
+- `DomainError`: the base of every refusal a domain area raises (a report out of scope, a file with bad rows, a
+  period already approved…): a Vietnamese `message`, `details` (one dict per field or row: `row`, `column`,
+  `field`, `message`), an HTTP `status` and a machine `code`. Each edge translates it in one place: the API and
+  the web pages here (`register_database_errors`), the admin in `admin.base.unit_of_work`, the CLI in
+  `cli_transaction`. Subclasses only name their default `code` / `status` and, where useful, their constructor.
 
 - The database is unreachable or dropped the connection (a PostgreSQL restart, a terminated backend, a failover):
   503 with `{"error": {"code": "database_unavailable", …}}` on the API and a Vietnamese page elsewhere, with
@@ -11,6 +18,7 @@ Every handler rolls the session back first, so the request ends with nothing hal
 touching the database (the language comes from the session or the configuration, not the user row).
 """
 import logging
+from contextlib import contextmanager
 
 from flask import current_app, jsonify, render_template, request, session
 from flask_babel import force_locale
@@ -22,6 +30,65 @@ from service.extensions import db
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
+
+
+class DomainError(ValueError):
+    """A refusal by the domain: nothing of the change may be kept (the edge rolls back)."""
+
+    code = "bad_request"
+    status = 400
+
+    def __init__(self, message="", details=None, *, code=None, status=None):
+        super().__init__(message)
+        self.message = str(message)
+        self.details = list(details or [])
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+    @property
+    def errors(self):
+        """The row/field lines (the imports' word for `details`)."""
+        return self.details
+
+
+def detail_lines(details):
+    """Each row/field line as text: "Dòng 3, cột period: …" (row and column left out when unknown)."""
+    lines = []
+    for item in details:
+        row, column, message = item.get("row"), item.get("column") or item.get("field"), item.get("message", "")
+        if row is not None and column:
+            lines.append(_("Row %(row)s, column %(column)s: %(message)s", row=row, column=column,
+                                   message=message))
+        elif row is not None:
+            lines.append(_("Row %(row)s: %(message)s", row=row, message=message))
+        elif column:
+            lines.append(_("Column %(column)s: %(message)s", column=column, message=message))
+        else:
+            lines.append(message)
+    return lines
+
+
+@contextmanager
+def cli_transaction(failure=None):
+    """The CLI's edge: the block's changes committed together, or, on a DomainError, rolled back, its lines
+    printed to stderr and the command failed with its message (or `failure`, a text or a function of the error);
+    any other error rolls back too."""
+    import click
+
+    try:
+        yield
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        for line in detail_lines(exc.details):
+            click.echo(line, err=True)
+        message = failure(exc) if callable(failure) else failure
+        raise click.ClickException(message or exc.message) from None
+    except BaseException:
+        db.session.rollback()
+        raise
 
 
 def _language():
@@ -73,6 +140,17 @@ def _stale_row(exc):
                          "and make your change again."))
 
 
+def _domain_error(exc):
+    """A refusal that no edge caught on its way out: its status and message, nothing kept."""
+    _rollback()
+    with force_locale("vi" if request.path.startswith("/api/") else _language()):
+        if request.path.startswith("/api/"):
+            response = jsonify({"error": {"code": exc.code, "message": exc.message, "details": exc.details}})
+            response.status_code = exc.status
+            return response
+        return _answer(exc.status, exc.code, _("Not done"), exc.message)
+
+
 def _has_nul(values):
     return any(isinstance(value, str) and "\x00" in value for value in values)
 
@@ -98,3 +176,4 @@ def register_database_errors(app):
     app.before_request_funcs.setdefault(None, []).insert(0, refuse_nul_characters)
     app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(StaleDataError, _stale_row)
+    app.register_error_handler(DomainError, _domain_error)

@@ -114,17 +114,10 @@ def post_facility_census(code):
         if corrects is None:
             raise ApiError(400, "invalid_request", _("This facility has no census %(id)s to correct.",
                                                      id=payload["corrects"]), [{"field": "corrects"}])
-    try:
-        census = operations.record_census(g.api_user, facility, payload["date"], payload["lines"],
-                                          expected_revision=payload["expected_revision"], corrects=corrects,
-                                          reason=payload["reason"], channel="api")
-        db.session.commit()
-    except operations.FacilityConflict as exc:
-        db.session.rollback()
-        raise ApiError(409, "conflict", str(exc), exc.errors) from None
-    except operations.FacilityError as exc:
-        db.session.rollback()
-        raise ApiError(400, "invalid_census", str(exc), exc.errors) from None
+    census = operations.record_census(g.api_user, facility, payload["date"], payload["lines"],
+                                      expected_revision=payload["expected_revision"], corrects=corrects,
+                                      reason=payload["reason"], channel="api")
+    db.session.commit()
     body = census_figures(census)
     body.update({"facility": facility.code, "revision": facility.revision,
                  "flags": FlagSchema(many=True).dump(_open_flags(facility))})

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 from service.accounts.models import User
 from service.accounts.scope import Scope
 from service.audit.operations import act_as, cli_actor
+from service.common.errors import cli_transaction
 from service.extensions import db
-from service.facilities.imports import FacilityImportError, import_facilities
-from service.submissions.spreadsheet import error_lines
+from service.facilities.imports import import_facilities
 
 facilities_cli = AppGroup("facilities", help="Facilities: import the registry from a spreadsheet.")
 
@@ -36,16 +36,7 @@ def import_command(file, username):
     """Create or update facilities from an XLSX or CSV file (all or nothing; errors by row and column)."""
     user, scope = _importer(username)
     act_as(user.id if user else None, user.username if user else cli_actor(), "cli")
-    try:
+    with cli_transaction(failure=lambda exc: _("The file was not imported: %(count)s error(s). Nothing was stored.",
+                                               count=len(exc.errors))):
         result = import_facilities(scope, file.read(), user=user, filename=file.name)
-        db.session.commit()
-    except FacilityImportError as exc:
-        db.session.rollback()
-        for line in error_lines(exc.errors):
-            click.echo(line, err=True)
-        raise click.ClickException(_("The file was not imported: %(count)s error(s). Nothing was stored.",
-                                     count=len(exc.errors))) from None
-    except BaseException:
-        db.session.rollback()
-        raise
     click.echo(_("Facilities imported: %(created)s new, %(updated)s updated, %(unchanged)s unchanged.", **result))

@@ -24,6 +24,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
 
 from service.common.cells import cell_date, cell_text
+from service.common.errors import DomainError
 from service.common.text import fold
 from service.common.time import local_today
 from service.extensions import db
@@ -50,12 +51,13 @@ STATUS_SYNONYMS = {"hoat dong": "active", "dang hoat dong": "active", "tam dung"
 _SPACES = re.compile(r"\s+")
 
 
-class FacilityImportError(ValueError):
+class FacilityImportError(DomainError):
     """The file was refused; `errors` are {"row", "column", "message"} dicts."""
 
+    code = "invalid_file"
+
     def __init__(self, errors):
-        super().__init__("; ".join(error["message"] for error in errors))
-        self.errors = errors
+        super().__init__("; ".join(error["message"] for error in errors), errors)
 
 
 # --- the template --------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
+from service.common.errors import DomainError
 from service.common.time import local_today
 from service.extensions import db
 from service.facilities.checks import refresh_facility_flags
@@ -16,16 +17,20 @@ from service.facilities.models import MODALITIES, CapacityChange, Census, Census
 from service.facilities.queries import capacity_on
 
 
-class FacilityError(ValueError):
+class FacilityError(DomainError):
     """Bad input: `errors` are {"field", "message"} dicts (Vietnamese messages)."""
 
+    code = "invalid_census"
+
     def __init__(self, message, errors=None):
-        super().__init__(message)
-        self.errors = errors or [{"field": None, "message": message}]
+        super().__init__(message, errors or [{"field": None, "message": message}])
 
 
 class FacilityConflict(FacilityError):
     """Someone else changed the facility's capacity or census since the form was opened."""
+
+    code = "conflict"
+    status = 409
 
 
 def take_revision(facility, expected_revision=None):

@@ -5,6 +5,7 @@ today and its latest counted census."""
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate
 
+from service.common.errors import DomainError
 from service.facilities.models import MODALITIES
 
 
@@ -110,7 +111,8 @@ def load_census(payload):
         raise CensusPayloadError(details) from None
 
 
-class CensusPayloadError(ValueError):
+class CensusPayloadError(DomainError):
+    code = "invalid_request"
+
     def __init__(self, details):
-        super().__init__("; ".join(detail["message"] for detail in details))
-        self.details = details
+        super().__init__("; ".join(detail["message"] for detail in details), details)

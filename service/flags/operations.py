@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from service.accounts.scope import Scope
 from service.approval.queries import lock_for
+from service.common.errors import DomainError
 from service.common.time import utcnow
 from service.extensions import db
 from service.flags.models import OPEN_STATUSES, Flag
@@ -21,7 +22,7 @@ from service.flags.models import OPEN_STATUSES, Flag
 STEWARD_ROLES = ("data_steward", "admin")
 
 
-class FlagError(ValueError):
+class FlagError(DomainError):
     pass
 
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 
+from service.common.errors import DomainError
 from service.units import editions
 
 PERIOD_TYPES = {"quarter": _l("Quarter"), "half_year": _l("Half-year"), "year": _l("Year")}
@@ -13,8 +14,8 @@ REFORM_DATE = editions.REFORM_DATE
 _PATTERN = re.compile(r"^(\d{4})(?:(Q)([1-4])|(S)([12]))?$")
 
 
-class PeriodError(ValueError):
-    pass
+class PeriodError(DomainError):
+    code = "invalid_period"
 
 
 def _add_months(year, month, count):

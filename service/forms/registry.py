@@ -12,6 +12,7 @@ from pathlib import Path
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from service.common.errors import DomainError
 from service.forms.periods import PERIOD_TYPES, DeadlineRule, Period, PeriodError
 
 DEFINITIONS = Path(__file__).parent / "definitions"
@@ -21,8 +22,8 @@ FALSE_WORDS = {"false", "0", "no", "n", "không", "khong", "sai"}
 MAX_INTEGER = 10_000_000
 
 
-class FormDefinitionError(ValueError):
-    pass
+class FormDefinitionError(DomainError):
+    code = "invalid_form_definition"
 
 
 def _localised(item):

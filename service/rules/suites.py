@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.common.errors import DomainError
 from service.config import PROJECT_DIR
 
 SUITES_DIR = PROJECT_DIR / "expectations"
@@ -23,8 +24,8 @@ SUPPORTED = {
 }
 
 
-class SuiteError(ValueError):
-    pass
+class SuiteError(DomainError):
+    code = "invalid_suite"
 
 
 @dataclass(frozen=True)

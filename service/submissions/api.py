@@ -19,10 +19,6 @@ def _form_or_error(code, field="form"):
     return form
 
 
-def _as_api_error(exc):
-    return ApiError(exc.status, exc.code, exc.message, exc.details)
-
-
 @api_route("/forms", "Reporting forms with their fields")
 def list_forms():
     forms = all_forms()
@@ -49,14 +45,10 @@ def create_submission():
                         for key, value in exc.messages.items()]) from None
     form = _form_or_error(payload["form"])
     key = request.headers.get("Idempotency-Key") or None
-    try:
-        period = operations.resolve_period(form, payload["period"])
-        unit = operations.resolve_commune(g.api_user, period, payload["org_unit"])
-        submission = operations.submit(g.api_user, form, period, unit, payload["values"], "api", idempotency_key=key)
-        db.session.commit()
-    except operations.SubmissionError as exc:
-        db.session.rollback()
-        raise _as_api_error(exc) from None
+    period = operations.resolve_period(form, payload["period"])
+    unit = operations.resolve_commune(g.api_user, period, payload["org_unit"])
+    submission = operations.submit(g.api_user, form, period, unit, payload["values"], "api", idempotency_key=key)
+    db.session.commit()
     return SubmissionSchema().dump(submission), 201
 
 
@@ -68,14 +60,10 @@ def upload_submissions():
     if file is None:
         raise ApiError(400, "invalid_request", _("Send the spreadsheet in the multipart field 'file'."),
                        [{"field": "file"}])
-    try:
-        period = operations.resolve_period(form, request.form.get("period"))
-        upload, _submissions = spreadsheet.import_table(g.api_user, form, period, file.filename, file.read(),
-                                                        idempotency_key=request.headers.get("Idempotency-Key") or None)
-        db.session.commit()
-    except operations.SubmissionError as exc:
-        db.session.rollback()
-        raise _as_api_error(exc) from None
+    period = operations.resolve_period(form, request.form.get("period"))
+    upload, _submissions = spreadsheet.import_table(g.api_user, form, period, file.filename, file.read(),
+                                                    idempotency_key=request.headers.get("Idempotency-Key") or None)
+    db.session.commit()
     body = UploadSchema().dump(upload)
     if upload.status == "rejected":
         raise ApiError(400, "invalid_file", _("The file was not imported: %(count)s error(s). Nothing was stored.",

@@ -14,6 +14,7 @@ from service.accounts.scope import Scope
 from service.approval.operations import hold_approval_key
 from service.approval.queries import lock_for
 from service.audit.operations import record
+from service.common.errors import DomainError
 from service.common.time import VIETNAM, utcnow
 from service.extensions import db
 from service.forms.periods import PeriodError
@@ -25,12 +26,11 @@ SUBMITTING_ROLES = ("commune_reporter", "data_steward", "admin")
 MAX_ATTEMPTS = 6
 
 
-class SubmissionError(ValueError):
+class SubmissionError(DomainError):
     """A refused submission: `code` for machines, `message` in Vietnamese, `details` per field or row."""
 
     def __init__(self, code, message, details=None, status=400):
-        super().__init__(message)
-        self.code, self.message, self.details, self.status = code, message, details or [], status
+        super().__init__(message, details, code=code, status=status)
 
 
 def local_date(moment):

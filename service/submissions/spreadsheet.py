@@ -5,7 +5,8 @@ much), its header, then every row (period, commune in the user's scope, no commu
 wrong row rejects the file; the rejected upload is recorded with its errors, each naming its row and column.
 A row whose values are all empty is not a submission (the template lists every commune of the scope).
 
-Errors are dicts `{"row": int | None, "column": str | None, "message": str}`; `error_lines` formats them.
+Errors are dicts `{"row": int | None, "column": str | None, "message": str}`; `detail_lines`
+(service.common.errors) formats them.
 Nothing here commits: the caller commits once.
 """
 import csv
@@ -25,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from service.approval.queries import lock_for
+from service.common.errors import DomainError
 from service.extensions import db
 from service.submissions import operations
 from service.submissions.models import Upload
@@ -50,12 +52,13 @@ _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
-class UploadError(ValueError):
+class UploadError(DomainError):
     """A file that cannot be read as a report table; `errors` lists what is wrong (row / column / message)."""
 
+    code = "invalid_file"
+
     def __init__(self, errors):
-        super().__init__("; ".join(error["message"] for error in errors))
-        self.errors = errors
+        super().__init__("; ".join(error["message"] for error in errors), errors)
 
 
 def _error(message, row=None, column=None):
@@ -581,19 +584,3 @@ def import_table(user, form, period, filename, data, idempotency_key=None):
         return _write(user, idempotency_key, store, replay)
     except SubmissionError:
         return reject([failure["error"]], len(rows))
-
-
-def error_lines(errors):
-    """Each error as one line for display: "Dòng 3, cột period: …" (row and column left out when unknown)."""
-    lines = []
-    for error in errors:
-        row, column, message = error.get("row"), error.get("column"), error.get("message", "")
-        if row is not None and column:
-            lines.append(_("Row %(row)s, column %(column)s: %(message)s", row=row, column=column, message=message))
-        elif row is not None:
-            lines.append(_("Row %(row)s: %(message)s", row=row, message=message))
-        elif column:
-            lines.append(_("Column %(column)s: %(message)s", column=column, message=message))
-        else:
-            lines.append(message)
-    return lines

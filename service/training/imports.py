@@ -12,6 +12,7 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 
 from service.common.cells import cell_date, cell_text
+from service.common.errors import DomainError
 from service.common.text import fold
 from service.extensions import db
 from service.submissions.spreadsheet import UploadError, raw_table
@@ -40,12 +41,13 @@ def _facility_model():
     return StaffMember.facility.property.mapper.class_
 
 
-class TrainingImportError(ValueError):
+class TrainingImportError(DomainError):
     """The file was refused; `errors` are {"row", "column", "message"} dicts."""
 
+    code = "invalid_file"
+
     def __init__(self, errors):
-        super().__init__("; ".join(error["message"] for error in errors))
-        self.errors = errors
+        super().__init__("; ".join(error["message"] for error in errors), errors)
 
 
 def template(kind):

@@ -6,14 +6,15 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from service.common.errors import DomainError
 from service.common.text import fold
 from service.common.time import utcnow
 from service.extensions import db
 from service.training.models import Attendance, Certificate, Qualification, StaffMember
 
 
-class TrainingError(ValueError):
-    pass
+class TrainingError(DomainError):
+    code = "invalid_training_record"
 
 
 def add_months(day, months):

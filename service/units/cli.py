@@ -3,8 +3,7 @@ import click
 from flask.cli import AppGroup
 
 from service.audit.operations import act_as, cli_actor
-from service.extensions import db
-from service.units.csvfile import UnitFileError
+from service.common.errors import cli_transaction
 from service.units.operations import import_edition, import_succession
 
 units_cli = AppGroup("units", help="Administrative units: import the official lists.")
@@ -12,17 +11,8 @@ units_cli = AppGroup("units", help="Administrative units: import the official li
 
 def _run(importer, *args):
     act_as(None, cli_actor(), "cli")
-    try:
+    with cli_transaction(failure="Không nhập được tệp; cơ sở dữ liệu không thay đổi."):
         result = importer(*args)
-        db.session.commit()
-    except UnitFileError as exc:
-        db.session.rollback()
-        for line, message in exc.errors:
-            click.echo(f"Dòng {line}: {message}" if line else message, err=True)
-        raise click.ClickException("Không nhập được tệp; cơ sở dữ liệu không thay đổi.") from None
-    except BaseException:
-        db.session.rollback()
-        raise
     click.echo(f"inserted={result.inserted} updated={result.updated} unchanged={result.unchanged} "
                f"not_in_file={result.not_in_file}")
 

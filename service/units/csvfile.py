@@ -4,13 +4,18 @@ import io
 
 from flask_babel import gettext as _
 
+from service.common.errors import DomainError
 
-class UnitFileError(ValueError):
-    """The file cannot be imported; `errors` lists (line, message) pairs, line 1 being the header."""
+
+class UnitFileError(DomainError):
+    """The file cannot be imported; `lines` lists (line, message) pairs, line 1 being the header."""
+
+    code = "invalid_file"
 
     def __init__(self, errors):
-        self.errors = errors
-        super().__init__("\n".join(f"{_('Line')} {line}: {message}" for line, message in errors))
+        self.lines = errors
+        super().__init__("\n".join(f"{_('Line')} {line}: {message}" for line, message in errors),
+                         [{"row": line, "message": message} for line, message in errors])
 
 
 def decode(data):
