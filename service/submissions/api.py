@@ -10,6 +10,7 @@ from service.forms.registry import all_forms, get_form
 from service.submissions import operations, spreadsheet
 from service.submissions.models import Submission
 from service.submissions.schemas import FormSchema, SubmissionInSchema, SubmissionSchema, UploadSchema
+from service.units.queries import unit_ids_with_code
 
 
 def _form_or_error(code, field="form"):
@@ -84,10 +85,7 @@ def list_submissions():
     if request.args.get("period"):
         query = query.where(Submission.period == request.args["period"])
     if request.args.get("org_unit"):
-        from service.units.models import AdminUnit
-
-        query = query.join(AdminUnit, Submission.org_unit_id == AdminUnit.id).where(
-            AdminUnit.code == request.args["org_unit"])
+        query = query.where(Submission.org_unit_id.in_(unit_ids_with_code(request.args["org_unit"])))
     if request.args.get("all_versions") not in ("1", "true"):
         query = query.where(Submission.is_current.is_(True))
     return paginate(query.order_by(Submission.period.desc(), Submission.org_unit_id, Submission.version.desc()),

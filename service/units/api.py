@@ -1,12 +1,10 @@
 """GET /api/v1/units?edition=&level=&parent=&q= — units in the caller's scope."""
 from flask import current_app, g, request
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from service.api import ApiError, api_route, paginate
-from service.extensions import db
-from service.units.models import EDITIONS, LEVELS, AdminUnit
-from service.units.queries import scoped_units, search
+from service.units.models import EDITIONS, LEVELS
+from service.units.queries import scoped_units, search, unit_by_code
 from service.units.schemas import UnitSchema
 
 
@@ -23,9 +21,8 @@ def list_units():
                        [{"parameter": "level", "value": level}])
     parent_id = None
     if request.args.get("parent"):
-        parent_id = db.session.scalar(
-            select(AdminUnit.id).where(AdminUnit.edition == edition, AdminUnit.code == request.args["parent"])
-        )
+        parent = unit_by_code(request.args["parent"], edition)
+        parent_id = parent.id if parent is not None else None
         if parent_id is None:
             raise ApiError(404, "not_found", _("Not found (or outside your scope)."),
                            [{"parameter": "parent", "value": request.args["parent"]}])

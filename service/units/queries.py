@@ -27,6 +27,16 @@ def unit_by_code(code, edition=None, fallback=False, level=None):
     return None
 
 
+def unit_ids_with_code(code, edition=None):
+    """The ids of the units with `code` as a subquery, for a list filter: in `edition`, or with no edition in
+    both lists (a filter over periods of both lists, as the API's `org_unit` parameter is, keeps a code's rows of
+    both; each row's own unit says which it is)."""
+    query = select(AdminUnit.id).where(AdminUnit.code == str(code or "").strip())
+    if edition is not None:
+        query = query.where(AdminUnit.edition == edition)
+    return query
+
+
 def scoped_units(scope, edition=None, level=None, parent_id=None):
     query = select(AdminUnit).where(scope.unit_clause(AdminUnit, edition))
     if edition is not None:

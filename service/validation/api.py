@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from service.api import api_route, paginate
 from service.flags.models import Flag
-from service.units.models import AdminUnit
+from service.units.queries import unit_ids_with_code
 from service.validation.models import ValidationRun
 from service.validation.schemas import FlagSchema, RunSchema
 
@@ -18,8 +18,7 @@ def list_flags():
         if request.args.get(name):
             query = query.where(column == request.args[name])
     if request.args.get("org_unit"):
-        query = query.join(AdminUnit, AdminUnit.id == Flag.org_unit_id).where(
-            AdminUnit.code == request.args["org_unit"])
+        query = query.where(Flag.org_unit_id.in_(unit_ids_with_code(request.args["org_unit"])))
     return paginate(query.order_by(Flag.id.desc()), FlagSchema())
 
 
