@@ -64,7 +64,7 @@ def imports_of(name, path, known):
 
 EDGE_MODULES = ("api", "cli")
 # area cycles known and still to be removed (issue 15): printed, not failed; any other cycle fails. The upload
-# reader (service/submissions/spreadsheet.py) is shared by the facilities and training imports: once it moves to
+# reader (service/submissions/imports.py) is shared by the facilities and training imports: once it moves to
 # service/common, this entry goes.
 KNOWN_AREA_CYCLES = {frozenset({"service.facilities", "service.submissions", "service.training"})}
 

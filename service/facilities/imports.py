@@ -32,7 +32,7 @@ from service.facilities.checks import refresh_facility_flags
 from service.facilities.models import FACILITY_STATUSES, FACILITY_TYPES, MODALITIES, Facility
 from service.facilities.operations import FacilityError, set_capacity
 from service.facilities.queries import capacity_on
-from service.submissions.spreadsheet import UploadError, raw_table
+from service.submissions.imports import UploadError, raw_table
 from service.units.models import EDITIONS, AdminUnit
 
 CAPACITY_COLUMNS = {f"capacity_{modality}": modality for modality in MODALITIES}

@@ -15,7 +15,7 @@ from service.common.cells import cell_date, cell_text
 from service.common.errors import DomainError
 from service.common.text import fold
 from service.extensions import db
-from service.submissions.spreadsheet import UploadError, raw_table
+from service.submissions.imports import UploadError, raw_table
 from service.training import operations
 from service.training.models import Attendance, Course, RoleCategory, StaffMember
 from service.units.models import AdminUnit

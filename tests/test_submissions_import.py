@@ -15,16 +15,16 @@ from sqlalchemy import func, select
 from service.approval.operations import lock_period
 from service.common.errors import detail_lines as error_lines
 from service.forms.registry import get_form
-from service.submissions import operations, spreadsheet
-from service.submissions.models import Submission, Upload
-from service.submissions.operations import SubmissionError
-from service.submissions.spreadsheet import (
+from service.submissions import imports, operations
+from service.submissions.imports import (
     UploadError,
     build_template,
     check_rows,
     import_table,
     read_table,
 )
+from service.submissions.models import Submission, Upload
+from service.submissions.operations import SubmissionError
 
 TONES = "\u0300\u0301\u0303\u0309\u0323"
 
@@ -326,7 +326,7 @@ def test_a_zip_bomb_is_refused_before_openpyxl_with_little_memory(db, env, monke
     def no_parsing(*args, **kwargs):
         raise AssertionError("openpyxl must not open a zip bomb")
 
-    monkeypatch.setattr(spreadsheet, "load_workbook", no_parsing)
+    monkeypatch.setattr(imports, "load_workbook", no_parsing)
     data = bomb(60)
     assert len(data) < 1024 * 1024
     tracemalloc.start()
@@ -344,14 +344,14 @@ def test_a_zip_bomb_is_refused_before_openpyxl_with_little_memory(db, env, monke
 
 
 def test_a_small_part_compressed_too_much_is_refused_too(env, monkeypatch):
-    monkeypatch.setattr(spreadsheet, "load_workbook", None)
+    monkeypatch.setattr(imports, "load_workbook", None)
     with pytest.raises(UploadError) as caught:
         read_table(bomb(2), "bomb.xlsx", env.form)
     assert len(caught.value.errors) == 1 and "xl/worksheets/sheet1.xml" in caught.value.errors[0]["message"]
 
 
 def test_a_zip_that_is_not_a_workbook_a_damaged_zip_and_too_many_parts(env, monkeypatch):
-    monkeypatch.setattr(spreadsheet, "load_workbook", None)
+    monkeypatch.setattr(imports, "load_workbook", None)
     messages = []
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
