@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from service.approval.operations import lock_period
 from service.common import uploads
 from service.common.errors import detail_lines as error_lines
-from service.forms.registry import get_form
+from service.forms.registry import Form, get_form
 from service.submissions import operations
 from service.submissions.imports import (
     UploadError,
@@ -435,6 +435,30 @@ def test_a_refusal_while_storing_rolls_every_row_back(db, env, monkeypatch):
     assert upload.status == "rejected" and submissions == []
     assert upload.errors == [{"row": 3, "column": None, "message": "refused for the test"}]
     assert count(db, Submission) == 0 and count(db, Upload) == 1
+
+
+def test_each_row_of_an_upload_is_checked_once_and_gets_its_verdicts(db, env, monkeypatch):
+    """Cleaned, scope-checked and lock-checked by the import, then stored by submit(checked=True) without a second
+    round of checks; the instant check still judges every stored version."""
+    calls = {"clean": 0, "check_commune": 0, "open_for_submission": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(Form, "clean", counted("clean", Form.clean))
+    for name in ("check_commune", "open_for_submission"):
+        monkeypatch.setattr(operations, name, counted(name, getattr(operations, name)))
+    inconsistent = {"addicts_with_record": 40, "treated_total": 45, "treated_community": 30}  # C01
+    data = csv_bytes(env.form, [row_of(env, "24001"), row_of(env, "24002", **inconsistent)])
+    upload, submissions = import_table(env.user, env.form, env.period, "x.csv", data)
+    assert upload.status == "accepted", upload.errors
+    assert calls == {"clean": 2, "check_commune": 2, "open_for_submission": 2}
+    assert [s.values for s in submissions] == [typed_values(env.form), typed_values(env.form, **inconsistent)]
+    assert "C01" not in {v.rule for v in submissions[0].verdicts}
+    assert "C01" in {v.rule for v in submissions[1].verdicts}
 
 
 def test_error_lines_name_row_and_column(env):

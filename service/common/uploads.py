@@ -128,10 +128,10 @@ def raw_table(data, filename=None):
     limit = current_app.config.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_BYTES)
     if len(data) > limit:
         raise UploadError([row_error(_("The file is too large (%(size)s; at most %(limit)s).",
-                                    size=_size_text(len(data)), limit=_size_text(limit)))])
+                                       size=_size_text(len(data)), limit=_size_text(limit)))])
     if data.startswith(OLE2_MAGIC):
         raise UploadError([row_error(_("This is an old Excel file (.xls). Open it in Excel, save it as Excel "
-                                    "Workbook (.xlsx) or CSV UTF-8, then send it again."))])
+                                       "Workbook (.xlsx) or CSV UTF-8, then send it again."))])
     _check_name(filename, data.startswith(ZIP_MAGIC))
     if data.startswith(ZIP_MAGIC):
         return _xlsx_rows(data)
@@ -150,11 +150,11 @@ def _check_name(filename, is_zip):
     if name.endswith(WORKBOOK_SUFFIXES):
         if not is_zip:
             raise UploadError([row_error(_("The file is named .xlsx but is not an Excel workbook: save it again from "
-                                        "Excel as Excel Workbook (.xlsx), or as CSV UTF-8 named .csv."))])
+                                           "Excel as Excel Workbook (.xlsx), or as CSV UTF-8 named .csv."))])
     elif name.endswith(TEXT_SUFFIXES):
         if is_zip:
             raise UploadError([row_error(_("The file is named .csv but is not a text file (it is a ZIP archive or a "
-                                        "workbook): name a workbook .xlsx, or save it as CSV UTF-8."))])
+                                           "workbook): name a workbook .xlsx, or save it as CSV UTF-8."))])
     else:
         raise UploadError([row_error(_("Only Excel workbooks (.xlsx) and CSV text files (.csv) are accepted."))])
 
@@ -165,25 +165,25 @@ def _check_zip(data):
             entries = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         raise UploadError([row_error(_("The .xlsx file is damaged and cannot be opened. Open it in Excel, save it "
-                                    "again and send it again."))]) from None
+                                       "again and send it again."))]) from None
     names = {entry.filename for entry in entries}
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         raise UploadError([row_error(_("This file is a ZIP archive but not an Excel workbook (.xlsx)."))])
     if len(entries) > MAX_ZIP_ENTRIES:
         raise UploadError([row_error(_("The workbook has too many parts (%(count)s; at most %(limit)s).",
-                                    count=len(entries), limit=MAX_ZIP_ENTRIES))])
+                                       count=len(entries), limit=MAX_ZIP_ENTRIES))])
     errors = []
     total = sum(entry.file_size for entry in entries)
     limit = current_app.config.get("MAX_UPLOAD_UNCOMPRESSED_BYTES", DEFAULT_MAX_UNCOMPRESSED)
     if total > limit:
         errors.append(row_error(_("The workbook would expand to %(size)s (at most %(limit)s); it is refused.",
-                               size=_size_text(total), limit=_size_text(limit))))
+                                  size=_size_text(total), limit=_size_text(limit))))
     for entry in entries:
         ratio = entry.file_size / max(entry.compress_size, 1)
         if ratio > MAX_COMPRESSION_RATIO:
             errors.append(row_error(_("Part %(name)s of the workbook is compressed %(ratio)s times (at most "
-                                   "%(limit)s): a compression bomb, refused.", name=entry.filename,
-                                   ratio=int(ratio), limit=MAX_COMPRESSION_RATIO)))
+                                      "%(limit)s): a compression bomb, refused.", name=entry.filename,
+                                      ratio=int(ratio), limit=MAX_COMPRESSION_RATIO)))
             break
     if errors:
         raise UploadError(errors)
@@ -197,7 +197,7 @@ def _xlsx_rows(data):
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - openpyxl raises KeyError, ValueError, XML, ZIP errors
         raise UploadError([row_error(_("The workbook cannot be read. Open it in Excel, save it again as .xlsx "
-                                    "and send it again."))]) from None
+                                       "and send it again."))]) from None
     try:
         if not workbook.worksheets:
             raise UploadError([row_error(_("The workbook has no sheet."))])
@@ -211,7 +211,7 @@ def _xlsx_rows(data):
         raise
     except Exception:  # noqa: BLE001 - a broken sheet part fails while it is read
         raise UploadError([row_error(_("The workbook cannot be read. Open it in Excel, save it again as .xlsx "
-                                    "and send it again."))]) from None
+                                       "and send it again."))]) from None
     finally:
         workbook.close()
 
@@ -227,7 +227,7 @@ def _append(table, number, values):
     limit = current_app.config.get("MAX_UPLOAD_ROWS", DEFAULT_MAX_ROWS)
     if len(table) > limit + HEADER_SEARCH_ROWS:
         raise UploadError([row_error(_("The file has more than %(limit)s rows of data; split it into smaller files.",
-                                    limit=limit))])
+                                       limit=limit))])
 
 
 def _decode(data):
@@ -279,5 +279,5 @@ def _csv_rows(text):
             line = reader.line_num
     except csv.Error as exc:
         raise UploadError([row_error(_("The CSV file cannot be read here (%(reason)s).", reason=str(exc)),
-                                  row=line + 1)]) from None
+                                     row=line + 1)]) from None
     return table

@@ -4,7 +4,8 @@ An upload is checked whole before anything is stored: the file itself (size, typ
 much; `service.common.uploads` reads every upload), its header, then every row (period, commune in the user's
 scope, no commune twice, every value, the period not locked). One wrong row rejects the file; the rejected upload
 is recorded with its errors, each naming its row and column. A row whose values are all empty is not a submission
-(the template lists every commune of the scope).
+(the template lists every commune of the scope). Each row is checked once, here: `operations.submit` stores it
+with `checked=True`.
 
 Errors are dicts `{"row": int | None, "column": str | None, "message": str}` (`row_error`); `detail_lines`
 (service.common.errors) formats them.
@@ -23,7 +24,6 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from service.approval.queries import lock_for
 from service.common.uploads import HEADER_SEARCH_ROWS, UploadError, blank, raw_table, row_error
 from service.extensions import db
 from service.submissions import operations
@@ -181,8 +181,8 @@ def _rows_from_table(table, form):
     index = _find_header(table, names)
     if index is None:
         raise UploadError([row_error(_("No header row: one of the first %(count)s rows must hold the column codes "
-                                    "of the template (commune_code, period, …) or its Vietnamese column names.",
-                                    count=HEADER_SEARCH_ROWS))])
+                                       "of the template (commune_code, period, …) or its Vietnamese column names.",
+                                       count=HEADER_SEARCH_ROWS))])
     header_row, header = table[index]
     errors, columns, seen = [], {}, set()
     for position, value in enumerate(header):
@@ -191,10 +191,10 @@ def _rows_from_table(table, form):
         code = names.get(_normalise(value))
         if code is None:
             errors.append(row_error(_("unknown column «%(name)s»; use the columns of the template.",
-                                   name=str(value).strip()), row=header_row, column=str(value).strip()))
+                                      name=str(value).strip()), row=header_row, column=str(value).strip()))
         elif code in seen:
             errors.append(row_error(_("the column %(code)s appears more than once.", code=code),
-                                 row=header_row, column=code))
+                                    row=header_row, column=code))
         else:
             seen.add(code)
             columns[position] = code
@@ -202,7 +202,7 @@ def _rows_from_table(table, form):
         if code not in seen:
             label = dict(BASE_COLUMNS).get(code) or form.field(code).labels["vi"]
             errors.append(row_error(_("the column %(code)s («%(label)s») is missing.", code=code, label=label),
-                                 row=header_row, column=code))
+                                    row=header_row, column=code))
     rows, reported = [], set()
     for number, values in table[index + 1:]:
         for position, value in enumerate(values):
@@ -254,6 +254,12 @@ def check_rows(user, form, period, rows):
     """Check every row read by `read_table` for `period`: its period, its commune (known, a commune, in the
     user's scope, once in the file) and its values. Rows whose values are all empty are skipped.
     Returns ([(row, AdminUnit, raw values by field code)], errors sorted by row and column)."""
+    clean, errors = _check_rows(user, form, period, rows)
+    return [(row, unit, raw) for row, unit, raw, _typed in clean], errors
+
+
+def _check_rows(user, form, period, rows):
+    """`check_rows`, the clean rows with their typed values too: [(row, AdminUnit, raw, typed)]."""
     clean, errors, first_row_of = [], [], {}
     for row, raw in rows:
         values = {code: raw.get(code) for code in form.field_codes}
@@ -263,10 +269,10 @@ def check_rows(user, form, period, rows):
         period_value = "" if blank(raw.get("period")) else str(raw.get("period")).strip()
         if not period_value:
             row_errors.append(row_error(_("the period is empty; this upload is for %(period)s.", period=period.code),
-                                     row=row, column="period"))
+                                        row=row, column="period"))
         elif period_value.upper() != period.code:
             row_errors.append(row_error(_("the period «%(value)s» is not %(period)s, the period of this upload.",
-                                       value=period_value, period=period.code), row=row, column="period"))
+                                          value=period_value, period=period.code), row=row, column="period"))
         unit = None
         code = raw.get("commune_code")
         if blank(code):
@@ -279,18 +285,18 @@ def check_rows(user, form, period, rows):
         if unit is not None:
             if unit.id in first_row_of:
                 row_errors.append(row_error(_("the commune %(code)s appears twice (rows %(first)s and %(second)s).",
-                                           code=unit.code, first=first_row_of[unit.id], second=row),
-                                         row=row, column="commune_code"))
+                                              code=unit.code, first=first_row_of[unit.id], second=row),
+                                            row=row, column="commune_code"))
             else:
                 first_row_of[unit.id] = row
-        _typed, field_errors = form.clean(values)
+        typed, field_errors = form.clean(values)
         for field in form.fields:
             if field.code in field_errors:
                 row_errors.append(row_error(f"{field.label}: {field_errors[field.code]}", row=row, column=field.code))
         if row_errors:
             errors.extend(row_errors)
         else:
-            clean.append((row, unit, values))
+            clean.append((row, unit, values, typed))
     return clean, _sort(errors, form)
 
 
@@ -353,12 +359,12 @@ def import_table(user, form, period, filename, data, idempotency_key=None):
         rows = read_table(data, filename, form)
     except UploadError as exc:
         return reject(exc.errors, 0)
-    clean, errors = check_rows(user, form, period, rows)
-    for row, unit, _raw in clean:
-        if lock_for(form.code, period.code, unit) is not None:
+    clean, errors = _check_rows(user, form, period, rows)
+    for row, unit, _raw, _typed in clean:
+        if operations.open_for_submission(form, period, unit) is not None:
             errors.append(row_error(_("the period %(period)s is approved and locked for %(name)s; only the level "
-                                   "above can reopen it.", period=period.code, name=unit.name),
-                                 row=row, column="commune_code"))
+                                      "above can reopen it.", period=period.code, name=unit.name),
+                                    row=row, column="commune_code"))
     if not errors and not clean:
         errors.append(row_error(_("The file has no filled row: enter the values of at least one commune.")))
     if errors:
@@ -370,9 +376,10 @@ def import_table(user, form, period, filename, data, idempotency_key=None):
         upload = operations.record_upload(user, form, period, filename, data, "accepted", rows=len(rows),
                                           idempotency_key=idempotency_key)
         submissions = []
-        for row, unit, raw in clean:
-            try:
-                submissions.append(operations.submit(user, form, period, unit, raw, "upload", upload=upload))
+        for row, unit, _raw, typed in clean:
+            try:  # each row was checked above, once: submit only stores it and gives its verdicts
+                submissions.append(operations.submit(user, form, period, unit, typed, "upload", upload=upload,
+                                                     checked=True))
             except SubmissionError as exc:
                 failure["error"] = row_error(exc.message, row=row, column=None)
                 raise
