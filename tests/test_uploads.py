@@ -67,3 +67,9 @@ def test_cells_are_read_the_same_way_everywhere():
     for value in (-1, 2.5, True, "3,5", "ba", "-2"):
         with pytest.raises(ValueError):
             cell_count(value)
+
+
+def test_openpyxl_parses_uploaded_workbooks_through_defusedxml():
+    from openpyxl.xml import DEFUSEDXML
+
+    assert DEFUSEDXML  # test_input.py sends the "billion laughs" workbook through every entry path
