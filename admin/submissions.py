@@ -20,7 +20,7 @@ from service.extensions import db
 from service.flags.queries import flags_of_report
 from service.forms.periods import PERIOD_TYPES, PeriodError, period_containing, recent_periods
 from service.forms.registry import all_forms, get_form
-from service.submissions import operations, queries, spreadsheet
+from service.submissions import imports, operations, queries
 from service.submissions.checks import check_values
 from service.submissions.models import Reminder, Submission, Upload
 from service.submissions.operations import VIETNAM, SubmissionError
@@ -114,7 +114,7 @@ class ReportEntryView(SecureView):
         form = chosen_form()
         period = chosen_period(form)
         communes = queries.communes_under(current_scope(), None, period.edition)
-        data = spreadsheet.build_template(form, period, communes)
+        data = imports.build_template(form, period, communes)
         return send_file(BytesIO(data), as_attachment=True, download_name=f"{form.code}_{period.code}.xlsx",
                          mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
@@ -127,7 +127,7 @@ class ReportEntryView(SecureView):
             flash(_("Choose a file to send."), "error")
             return redirect(url_for(".index", form=form.code, period=period.code))
         try:
-            upload, submissions = spreadsheet.import_table(current_user, form, period, file.filename, file.read())
+            upload, submissions = imports.import_table(current_user, form, period, file.filename, file.read())
             db.session.commit()
         except SubmissionError as exc:
             db.session.rollback()

@@ -13,7 +13,7 @@ from service.facilities.imports import COLUMNS, FacilityImportError, import_faci
 from service.facilities.models import CapacityChange, Facility
 from service.flags.models import Flag
 from tests.conftest import csrf_token_from
-from tests.test_spreadsheet import cp1258
+from tests.files import cp1258
 
 TODAY = date(2026, 11, 20)
 

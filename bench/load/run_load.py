@@ -243,7 +243,7 @@ def build_upload(rng, period_code, communes, path):
     from service.demo.reports import _values
     from service.forms.periods import Period
     from service.forms.registry import get_form
-    from service.submissions.spreadsheet import build_template
+    from service.submissions.imports import build_template
 
     form = get_form(FORM_CODE)
     period = Period.parse(period_code)

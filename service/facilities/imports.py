@@ -1,7 +1,7 @@
 """Importing the facility registry from XLSX or CSV, all or nothing, like the other imports.
 
-Files go through the same checks as report uploads (size, type, ZIP bombs, UTF-8 / UTF-8 with BOM / UTF-16 /
-Windows-1258). The header row holds the column codes of the template; every row is then checked (required
+Files are read by `service.common.uploads`, like every upload (size, type, ZIP bombs, UTF-8 / UTF-8 with BOM /
+UTF-16 / Windows-1258). The header row holds the column codes of the template; every row is then checked (required
 cells, dates, type and status, the unit known and in the importer's scope, a closed facility's closing date, a
 code once in the file, capacities ≥ 0) and errors are listed by row and column in Vietnamese. Nothing is written
 unless the whole file is clean.
@@ -23,16 +23,15 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
 
-from service.common.cells import cell_date, cell_text
 from service.common.errors import DomainError
 from service.common.text import fold
 from service.common.time import local_today
+from service.common.uploads import UploadError, cell_count, cell_date, cell_text, raw_table, row_error
 from service.extensions import db
 from service.facilities.checks import refresh_facility_flags
 from service.facilities.models import FACILITY_STATUSES, FACILITY_TYPES, MODALITIES, Facility
 from service.facilities.operations import FacilityError, set_capacity
 from service.facilities.queries import capacity_on
-from service.submissions.spreadsheet import UploadError, raw_table
 from service.units.models import EDITIONS, AdminUnit
 
 CAPACITY_COLUMNS = {f"capacity_{modality}": modality for modality in MODALITIES}
@@ -123,36 +122,13 @@ def template():
     return output.getvalue()
 
 
-# --- reading cells -------------------------------------------------------------------------------------------
-
+# --- reading cells (service.common.uploads reads the file) ---------------------------------------------------
 
 
 
 def _key(text):
     """Accent-free, case-free, single-spaced form for matching names."""
     return _SPACES.sub(" ", fold(cell_text(text))).strip()
-
-
-
-
-def _count(value):
-    """A whole number ≥ 0, None for an empty cell."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise ValueError
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError
-        value = int(value)
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError
-        return value
-    text = cell_text(value)
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError
-    return int(text)
 
 
 def _choices(labels, synonyms=None):
@@ -174,7 +150,7 @@ def read_rows(data, filename=None):
     except UploadError as exc:
         raise FacilityImportError(exc.errors) from None
     if not table:
-        raise FacilityImportError([{"row": None, "column": None, "message": _("The file is empty.")}])
+        raise FacilityImportError([row_error(_("The file is empty."))])
     header_row, header = table[0]
     codes = [cell_text(cell).lower() for cell in header]
     errors, seen = [], set()
@@ -182,12 +158,12 @@ def read_rows(data, filename=None):
         if not code:
             continue
         if code not in COLUMNS:
-            errors.append({"row": header_row, "column": code, "message": _("unknown column %(name)s.", name=code)})
+            errors.append(row_error(_("unknown column %(name)s.", name=code), row=header_row, column=code))
         elif code in seen:
-            errors.append({"row": header_row, "column": code,
-                           "message": _("the column %(code)s appears more than once.", code=code)})
+            errors.append(row_error(_("the column %(code)s appears more than once.", code=code), row=header_row,
+                                    column=code))
         seen.add(code)
-    errors += [{"row": header_row, "column": code, "message": _("missing column %(name)s.", name=code)}
+    errors += [row_error(_("missing column %(name)s.", name=code), row=header_row, column=code)
                for code in REQUIRED if code not in codes]
     if errors:
         raise FacilityImportError(errors)
@@ -196,14 +172,13 @@ def read_rows(data, filename=None):
         for index, value in enumerate(values):
             if (index >= len(codes) or not codes[index]) and cell_text(value):
                 letter = get_column_letter(index + 1)
-                errors.append({"row": number, "column": letter, "message": _("this column has values but no header.")})
+                errors.append(row_error(_("this column has values but no header."), row=number, column=letter))
         rows.append((number, {code: values[index] if index < len(values) else None
                               for index, code in enumerate(codes) if code}))
     if errors:
         raise FacilityImportError(errors)
     if not rows:
-        raise FacilityImportError([{"row": None, "column": None,
-                                    "message": _("The file has no facility row under its header.")}])
+        raise FacilityImportError([row_error(_("The file has no facility row under its header."))])
     return rows
 
 
@@ -230,7 +205,7 @@ class _Row:
         self.existing = None
 
     def error(self, column, message):
-        self.errors.append({"row": self.number, "column": column, "message": message})
+        self.errors.append(row_error(message, row=self.number, column=column))
 
     def has(self, column):
         return column in self.raw
@@ -328,7 +303,7 @@ def _check_status(row):
 def _check_capacity(row):
     for column, modality in CAPACITY_COLUMNS.items():
         try:
-            places = _count(row.raw.get(column))
+            places = cell_count(row.raw.get(column))
         except ValueError:
             row.error(column, _("«%(value)s»: enter a whole number, 0 or more.", value=row.text(column)))
             continue
@@ -414,8 +389,7 @@ def import_facilities(scope, data, user=None, today=None, filename=None):
             try:
                 facility, outcome = _write(row, user, today)
             except FacilityError as exc:
-                errors.extend({"row": row.number, "column": None, "message": error["message"]}
-                              for error in exc.errors)
+                errors.extend(row_error(error["message"], row=row.number) for error in exc.errors)
                 continue
             touched.append(facility.id)
             counts[outcome or "unchanged"] += 1

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from service.api import MAX_ID, ApiError, api_route, paginate
 from service.extensions import db
 from service.forms.registry import all_forms, get_form
-from service.submissions import operations, spreadsheet
+from service.submissions import imports, operations
 from service.submissions.models import Submission
 from service.submissions.schemas import FormSchema, SubmissionInSchema, SubmissionSchema, UploadSchema
 from service.units.queries import unit_ids_with_code
@@ -62,7 +62,7 @@ def upload_submissions():
         raise ApiError(400, "invalid_request", _("Send the spreadsheet in the multipart field 'file'."),
                        [{"field": "file"}])
     period = operations.resolve_period(form, request.form.get("period"))
-    upload, _submissions = spreadsheet.import_table(g.api_user, form, period, file.filename, file.read(),
+    upload, _submissions = imports.import_table(g.api_user, form, period, file.filename, file.read(),
                                                     idempotency_key=request.headers.get("Idempotency-Key") or None)
     db.session.commit()
     body = UploadSchema().dump(upload)

@@ -84,25 +84,33 @@ def _idempotent_replay(user, key, form, period, unit, values):
     return existing
 
 
-def submit(user, form, period, unit, raw_values, channel, idempotency_key=None, upload=None, now=None):
+def open_for_submission(form, period, unit):
+    """Hold the approval key of the unit's province shared until commit, then return the lock that closes the
+    period for the unit, or None. Checked while the key is held, so no approval slips in before the commit."""
+    hold_approval_key(form.code, period.code, unit, shared=True)
+    return lock_for(form.code, period.code, unit)
+
+
+def submit(user, form, period, unit, raw_values, channel, idempotency_key=None, upload=None, now=None,
+           checked=False):
     """Store a new version of the commune's report and return it (or, for a repeated Idempotency-Key, the
-    version stored the first time). Raises SubmissionError when the report is refused."""
+    version stored the first time). Raises SubmissionError when the report is refused.
+
+    `checked=True`: the caller has checked the row already, as an upload does (`imports.import_table`):
+    `raw_values` are the values `form.clean` returned, `unit` is a commune of the period's edition in the user's
+    scope (`resolve_commune`), and `open_for_submission` found no lock. Only the role, the idempotency, the new
+    version and the instant check are left."""
     if user.role not in SUBMITTING_ROLES:
         raise SubmissionError("forbidden", _("Your role cannot submit reports."), status=403)
-    check_commune(user, unit)
-    if unit.edition != period.edition:
-        raise SubmissionError("wrong_edition", _("Period %(period)s is reported on the %(edition)s unit list.",
-                                                 period=period.code, edition=period.edition))
-    values, errors = form.clean(raw_values)
-    if errors:
-        raise SubmissionError("invalid_values", _("Some values are missing or wrong."),
-                              [{"field": code, "message": message} for code, message in errors.items()])
+    if checked:
+        values = raw_values
+    else:
+        values = _checked_values(user, form, period, unit, raw_values)
     replay = _idempotent_replay(user, idempotency_key, form, period, unit, values)
     if replay is not None:
         replay.verdicts = check_values(form, period, unit, replay.values)
         return replay
-    hold_approval_key(form.code, period.code, unit, shared=True)
-    if lock_for(form.code, period.code, unit) is not None:
+    if not checked and open_for_submission(form, period, unit) is not None:
         raise SubmissionError("period_locked", _("Period %(period)s is approved and locked for %(name)s; only the "
                                                  "level above can reopen it.", period=period.code,
                                                  name=unit.name), status=409)
@@ -122,6 +130,20 @@ def submit(user, form, period, unit, raw_values, channel, idempotency_key=None, 
         submission.verdicts = check_submission(form, period, unit, submission)
         return submission
     raise SubmissionError("conflict", _("The report was being changed by someone else; send it again."), status=409)
+
+
+def _checked_values(user, form, period, unit, raw_values):
+    """The typed values of a report for a commune in the user's scope on the period's edition, or a
+    SubmissionError."""
+    check_commune(user, unit)
+    if unit.edition != period.edition:
+        raise SubmissionError("wrong_edition", _("Period %(period)s is reported on the %(edition)s unit list.",
+                                                 period=period.code, edition=period.edition))
+    values, errors = form.clean(raw_values)
+    if errors:
+        raise SubmissionError("invalid_values", _("Some values are missing or wrong."),
+                              [{"field": code, "message": message} for code, message in errors.items()])
+    return values
 
 
 def _serialise(form_code, period_code, unit_id):

@@ -1,7 +1,7 @@
 """Importing training records from XLSX or CSV (the roster, an attendance sheet, certificates), all or nothing.
 
-Files go through the same checks as report uploads (size, type, ZIP bombs, UTF-8 / UTF-8 with BOM / UTF-16 /
-Windows-1258); then every row is checked and errors are listed by row and column in Vietnamese; nothing is
+Files are read by `service.common.uploads`, like every upload (size, type, ZIP bombs, UTF-8 / UTF-8 with BOM /
+UTF-16 / Windows-1258); then every row is checked and errors are listed by row and column in Vietnamese; nothing is
 written unless the whole file is clean. Templates are XLSX with a header of column codes.
 """
 import io
@@ -11,11 +11,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import select
 
-from service.common.cells import cell_date, cell_text
 from service.common.errors import DomainError
 from service.common.text import fold
+from service.common.uploads import UploadError, cell_date, cell_text, raw_table, row_error
 from service.extensions import db
-from service.submissions.spreadsheet import UploadError, raw_table
 from service.training import operations
 from service.training.models import Attendance, Course, RoleCategory, StaffMember
 from service.units.models import AdminUnit
@@ -87,12 +86,12 @@ def read_rows(kind, data, filename=None):
     except UploadError as exc:
         raise TrainingImportError(exc.errors) from None
     if not table:
-        raise TrainingImportError([{"row": None, "column": None, "message": _("The file is empty.")}])
+        raise TrainingImportError([row_error(_("The file is empty."))])
     header_row, header = table[0]
     codes = [cell_text(cell).lower() for cell in header]
-    errors = [{"row": header_row, "column": code, "message": _("unknown column %(name)s.", name=code)}
+    errors = [row_error(_("unknown column %(name)s.", name=code), row=header_row, column=code)
               for code in codes if code and code not in KINDS[kind]]
-    errors += [{"row": header_row, "column": code, "message": _("missing column %(name)s.", name=code)}
+    errors += [row_error(_("missing column %(name)s.", name=code), row=header_row, column=code)
                for code in REQUIRED[kind] if code not in codes]
     if errors:
         raise TrainingImportError(errors)

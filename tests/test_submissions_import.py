@@ -13,20 +13,20 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from service.approval.operations import lock_period
+from service.common import uploads
 from service.common.errors import detail_lines as error_lines
-from service.forms.registry import get_form
-from service.submissions import operations, spreadsheet
-from service.submissions.models import Submission, Upload
-from service.submissions.operations import SubmissionError
-from service.submissions.spreadsheet import (
+from service.forms.registry import Form, get_form
+from service.submissions import operations
+from service.submissions.imports import (
     UploadError,
     build_template,
     check_rows,
     import_table,
     read_table,
 )
-
-TONES = "\u0300\u0301\u0303\u0309\u0323"
+from service.submissions.models import Submission, Upload
+from service.submissions.operations import SubmissionError
+from tests.files import cp1258
 
 
 @pytest.fixture
@@ -174,20 +174,6 @@ def test_codes_that_excel_turned_into_numbers_get_their_leading_zeros_back(env):
 # --- CSV encodings and delimiters ------------------------------------------------------------------------
 
 
-def cp1258(text):
-    """Text as old Vietnamese Excel writes it in Windows-1258: base letters precomposed, tone marks combining."""
-    out = []
-    for char in unicodedata.normalize("NFC", text):
-        try:
-            char.encode("cp1258")
-            out.append(char)
-        except UnicodeEncodeError:
-            parts = unicodedata.normalize("NFD", char)
-            base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in TONES))
-            out.append(base + "".join(c for c in parts if c in TONES))
-    return "".join(out).encode("cp1258")
-
-
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1258"])
 def test_csv_with_vietnamese_labels_is_read_in_every_encoding(db, env, encoding):
     encode = cp1258 if encoding == "cp1258" else encoding
@@ -326,7 +312,7 @@ def test_a_zip_bomb_is_refused_before_openpyxl_with_little_memory(db, env, monke
     def no_parsing(*args, **kwargs):
         raise AssertionError("openpyxl must not open a zip bomb")
 
-    monkeypatch.setattr(spreadsheet, "load_workbook", no_parsing)
+    monkeypatch.setattr(uploads, "load_workbook", no_parsing)
     data = bomb(60)
     assert len(data) < 1024 * 1024
     tracemalloc.start()
@@ -344,14 +330,14 @@ def test_a_zip_bomb_is_refused_before_openpyxl_with_little_memory(db, env, monke
 
 
 def test_a_small_part_compressed_too_much_is_refused_too(env, monkeypatch):
-    monkeypatch.setattr(spreadsheet, "load_workbook", None)
+    monkeypatch.setattr(uploads, "load_workbook", None)
     with pytest.raises(UploadError) as caught:
         read_table(bomb(2), "bomb.xlsx", env.form)
     assert len(caught.value.errors) == 1 and "xl/worksheets/sheet1.xml" in caught.value.errors[0]["message"]
 
 
 def test_a_zip_that_is_not_a_workbook_a_damaged_zip_and_too_many_parts(env, monkeypatch):
-    monkeypatch.setattr(spreadsheet, "load_workbook", None)
+    monkeypatch.setattr(uploads, "load_workbook", None)
     messages = []
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -449,6 +435,30 @@ def test_a_refusal_while_storing_rolls_every_row_back(db, env, monkeypatch):
     assert upload.status == "rejected" and submissions == []
     assert upload.errors == [{"row": 3, "column": None, "message": "refused for the test"}]
     assert count(db, Submission) == 0 and count(db, Upload) == 1
+
+
+def test_each_row_of_an_upload_is_checked_once_and_gets_its_verdicts(db, env, monkeypatch):
+    """Cleaned, scope-checked and lock-checked by the import, then stored by submit(checked=True) without a second
+    round of checks; the instant check still judges every stored version."""
+    calls = {"clean": 0, "check_commune": 0, "open_for_submission": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(Form, "clean", counted("clean", Form.clean))
+    for name in ("check_commune", "open_for_submission"):
+        monkeypatch.setattr(operations, name, counted(name, getattr(operations, name)))
+    inconsistent = {"addicts_with_record": 40, "treated_total": 45, "treated_community": 30}  # C01
+    data = csv_bytes(env.form, [row_of(env, "24001"), row_of(env, "24002", **inconsistent)])
+    upload, submissions = import_table(env.user, env.form, env.period, "x.csv", data)
+    assert upload.status == "accepted", upload.errors
+    assert calls == {"clean": 2, "check_commune": 2, "open_for_submission": 2}
+    assert [s.values for s in submissions] == [typed_values(env.form), typed_values(env.form, **inconsistent)]
+    assert "C01" not in {v.rule for v in submissions[0].verdicts}
+    assert "C01" in {v.rule for v in submissions[1].verdicts}
 
 
 def test_error_lines_name_row_and_column(env):

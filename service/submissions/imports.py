@@ -1,32 +1,30 @@
-"""Commune reports from spreadsheets: the XLSX template, reading XLSX / CSV uploads, all-or-nothing import.
+"""Commune reports from spreadsheets: the XLSX template, the report form's columns, all-or-nothing import.
 
 An upload is checked whole before anything is stored: the file itself (size, type, a ZIP that would expand too
-much), its header, then every row (period, commune in the user's scope, no commune twice, every value). One
-wrong row rejects the file; the rejected upload is recorded with its errors, each naming its row and column.
-A row whose values are all empty is not a submission (the template lists every commune of the scope).
+much; `service.common.uploads` reads every upload), its header, then every row (period, commune in the user's
+scope, no commune twice, every value, the period not locked). One wrong row rejects the file; the rejected upload
+is recorded with its errors, each naming its row and column. A row whose values are all empty is not a submission
+(the template lists every commune of the scope). Each row is checked once, here: `operations.submit` stores it
+with `checked=True`.
 
-Errors are dicts `{"row": int | None, "column": str | None, "message": str}`; `detail_lines`
+Errors are dicts `{"row": int | None, "column": str | None, "message": str}` (`row_error`); `detail_lines`
 (service.common.errors) formats them.
 Nothing here commits: the caller commits once.
 """
-import csv
 import hashlib
 import io
 import re
 import unicodedata
-import zipfile
 
-from flask import current_app
 from flask_babel import gettext as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from service.approval.queries import lock_for
-from service.common.errors import DomainError
+from service.common.uploads import HEADER_SEARCH_ROWS, UploadError, blank, raw_table, row_error
 from service.extensions import db
 from service.submissions import operations
 from service.submissions.models import Upload
@@ -37,32 +35,9 @@ GUIDE_TITLE = "Huong dan"
 BASE_COLUMNS = (("commune_code", "Mã xã"), ("commune_name", "Tên xã"), ("period", "Kỳ báo cáo"))
 REQUIRED_BASE = ("commune_code", "period")
 CODE_DIGITS = 5
-HEADER_SEARCH_ROWS = 10
-MAX_COLUMNS = 200
-MAX_ZIP_ENTRIES = 2000
-MAX_COMPRESSION_RATIO = 200
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-DEFAULT_MAX_UNCOMPRESSED = 50 * 1024 * 1024
-DEFAULT_MAX_ROWS = 10_000
 TEMPLATE_SPARE_ROWS = 100
-OLE2_MAGIC = b"\xd0\xcf\x11\xe0"
-ZIP_MAGIC = b"PK\x03\x04"
 _DASHES = "—–-‒−"
 _SPACES = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-
-
-class UploadError(DomainError):
-    """A file that cannot be read as a report table; `errors` lists what is wrong (row / column / message)."""
-
-    code = "invalid_file"
-
-    def __init__(self, errors):
-        super().__init__("; ".join(error["message"] for error in errors), errors)
-
-
-def _error(message, row=None, column=None):
-    return {"row": row, "column": column, "message": message}
 
 
 # --- the template ----------------------------------------------------------------------------------------
@@ -181,18 +156,6 @@ def _header_names(form):
     return names
 
 
-def _size_text(size):
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size} B"
-
-
-def _blank(value):
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def read_table(data, filename, form):
     """The data rows of an uploaded XLSX or CSV file: [(row number, {column code: raw value})], empty rows left
     out. Row numbers are those the user sees (Excel rows, CSV lines). Raises UploadError with every problem
@@ -200,180 +163,15 @@ def read_table(data, filename, form):
     return _rows_from_table(raw_table(data, filename), form)
 
 
-def raw_table(data, filename=None):
-    """[(row number, [cell values])] of an XLSX or CSV upload, after the checks on the file itself (size, old
-    .xls, a name that says another type than the content, ZIP bombs, encodings). The content decides how the file
-    is read; a name, when given, must agree with it. Other imports (training records, facilities) read their files
-    through this too."""
-    if not data:
-        raise UploadError([_error(_("The file is empty."))])
-    limit = current_app.config.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_BYTES)
-    if len(data) > limit:
-        raise UploadError([_error(_("The file is too large (%(size)s; at most %(limit)s).",
-                                    size=_size_text(len(data)), limit=_size_text(limit)))])
-    if data.startswith(OLE2_MAGIC):
-        raise UploadError([_error(_("This is an old Excel file (.xls). Open it in Excel, save it as Excel "
-                                    "Workbook (.xlsx) or CSV UTF-8, then send it again."))])
-    _check_name(filename, data.startswith(ZIP_MAGIC))
-    if data.startswith(ZIP_MAGIC):
-        return _xlsx_rows(data)
-    return _csv_rows(_decode(data))
-
-
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-TEXT_SUFFIXES = (".csv", ".txt")
-
-
-def _check_name(filename, is_zip):
-    """A file named .xlsx must be a workbook and one named .csv a text file; any other type is refused."""
-    name = (filename or "").strip().lower()
-    if not name or "." not in name.rsplit("/", 1)[-1]:
-        return
-    if name.endswith(WORKBOOK_SUFFIXES):
-        if not is_zip:
-            raise UploadError([_error(_("The file is named .xlsx but is not an Excel workbook: save it again from "
-                                        "Excel as Excel Workbook (.xlsx), or as CSV UTF-8 named .csv."))])
-    elif name.endswith(TEXT_SUFFIXES):
-        if is_zip:
-            raise UploadError([_error(_("The file is named .csv but is not a text file (it is a ZIP archive or a "
-                                        "workbook): name a workbook .xlsx, or save it as CSV UTF-8."))])
-    else:
-        raise UploadError([_error(_("Only Excel workbooks (.xlsx) and CSV text files (.csv) are accepted."))])
-
-
-def _check_zip(data):
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:  # reads the central directory only, inflates nothing
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        raise UploadError([_error(_("The .xlsx file is damaged and cannot be opened. Open it in Excel, save it "
-                                    "again and send it again."))]) from None
-    names = {entry.filename for entry in entries}
-    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-        raise UploadError([_error(_("This file is a ZIP archive but not an Excel workbook (.xlsx)."))])
-    if len(entries) > MAX_ZIP_ENTRIES:
-        raise UploadError([_error(_("The workbook has too many parts (%(count)s; at most %(limit)s).",
-                                    count=len(entries), limit=MAX_ZIP_ENTRIES))])
-    errors = []
-    total = sum(entry.file_size for entry in entries)
-    limit = current_app.config.get("MAX_UPLOAD_UNCOMPRESSED_BYTES", DEFAULT_MAX_UNCOMPRESSED)
-    if total > limit:
-        errors.append(_error(_("The workbook would expand to %(size)s (at most %(limit)s); it is refused.",
-                               size=_size_text(total), limit=_size_text(limit))))
-    for entry in entries:
-        ratio = entry.file_size / max(entry.compress_size, 1)
-        if ratio > MAX_COMPRESSION_RATIO:
-            errors.append(_error(_("Part %(name)s of the workbook is compressed %(ratio)s times (at most "
-                                   "%(limit)s): a compression bomb, refused.", name=entry.filename,
-                                   ratio=int(ratio), limit=MAX_COMPRESSION_RATIO)))
-            break
-    if errors:
-        raise UploadError(errors)
-
-
-def _xlsx_rows(data):
-    """[(row number, [cell values])] of the first sheet, after the ZIP checks. The declared sizes checked by
-    _check_zip bound what zipfile inflates: it stops every part at its declared size."""
-    _check_zip(data)
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - openpyxl raises KeyError, ValueError, XML, ZIP errors
-        raise UploadError([_error(_("The workbook cannot be read. Open it in Excel, save it again as .xlsx "
-                                    "and send it again."))]) from None
-    try:
-        if not workbook.worksheets:
-            raise UploadError([_error(_("The workbook has no sheet."))])
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()  # some writers declare a wrong size; read the cells that are there
-        table = []
-        for number, values in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
-            _append(table, number, values)
-        return table
-    except UploadError:
-        raise
-    except Exception:  # noqa: BLE001 - a broken sheet part fails while it is read
-        raise UploadError([_error(_("The workbook cannot be read. Open it in Excel, save it again as .xlsx "
-                                    "and send it again."))]) from None
-    finally:
-        workbook.close()
-
-
-def _append(table, number, values):
-    """Keep a non-blank row (trailing empty cells dropped); refuse a file with too many rows."""
-    values = list(values)
-    while values and _blank(values[-1]):
-        values.pop()
-    if not values:
-        return
-    table.append((number, values))
-    limit = current_app.config.get("MAX_UPLOAD_ROWS", DEFAULT_MAX_ROWS)
-    if len(table) > limit + HEADER_SEARCH_ROWS:
-        raise UploadError([_error(_("The file has more than %(limit)s rows of data; split it into smaller files.",
-                                    limit=limit))])
-
-
-def _decode(data):
-    """Text of a CSV file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1258; always NFC."""
-    not_text = UploadError([_error(_("This file is neither an Excel workbook (.xlsx) nor a CSV text file."))])
-    if data.startswith(b"\xef\xbb\xbf"):
-        encodings = ("utf-8-sig",)
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings = ("utf-16",)
-    elif b"\x00" in data:
-        raise not_text
-    else:
-        encodings = ("utf-8", "cp1258")
-    for encoding in encodings:
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise UploadError([_error(_("The text of the file cannot be read; save it as CSV UTF-8."))])
-    text = text.rstrip("\x1a")  # the end-of-file mark of old DOS tools
-    if _CONTROL.search(text):
-        raise not_text
-    return unicodedata.normalize("NFC", text)
-
-
-def _delimiter(text):
-    """The delimiter (',', ';' or tab) that splits the first non-empty record into the most columns."""
-    best, best_count = ",", 0
-    for candidate in (",", ";", "\t"):
-        try:
-            reader = csv.reader(io.StringIO(text[:65536], newline=""), delimiter=candidate)
-            first = next((record for record in reader if any(cell.strip() for cell in record)), [])
-        except csv.Error:
-            continue
-        if len(first) > best_count:
-            best, best_count = candidate, len(first)
-    return best
-
-
-def _csv_rows(text):
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    table = []
-    line = 0
-    try:
-        for record in reader:
-            _append(table, line + 1, record[:MAX_COLUMNS])
-            line = reader.line_num
-    except csv.Error as exc:
-        raise UploadError([_error(_("The CSV file cannot be read here (%(reason)s).", reason=str(exc)),
-                                  row=line + 1)]) from None
-    return table
-
-
 def _find_header(table, names):
     """Index in `table` of the header row among the first non-blank rows: the first holding the code
     commune_code (the template's codes row), else the first holding its label (Mã xã), else None."""
     first_rows = table[:HEADER_SEARCH_ROWS]
     for index, (_number, values) in enumerate(first_rows):
-        if any(not _blank(value) and _normalise(value) == "commune_code" for value in values):
+        if any(not blank(value) and _normalise(value) == "commune_code" for value in values):
             return index
     for index, (_number, values) in enumerate(first_rows):
-        if any(not _blank(value) and names.get(_normalise(value)) == "commune_code" for value in values):
+        if any(not blank(value) and names.get(_normalise(value)) == "commune_code" for value in values):
             return index
     return None
 
@@ -382,41 +180,41 @@ def _rows_from_table(table, form):
     names = _header_names(form)
     index = _find_header(table, names)
     if index is None:
-        raise UploadError([_error(_("No header row: one of the first %(count)s rows must hold the column codes "
-                                    "of the template (commune_code, period, …) or its Vietnamese column names.",
-                                    count=HEADER_SEARCH_ROWS))])
+        raise UploadError([row_error(_("No header row: one of the first %(count)s rows must hold the column codes "
+                                       "of the template (commune_code, period, …) or its Vietnamese column names.",
+                                       count=HEADER_SEARCH_ROWS))])
     header_row, header = table[index]
     errors, columns, seen = [], {}, set()
     for position, value in enumerate(header):
-        if _blank(value):
+        if blank(value):
             continue
         code = names.get(_normalise(value))
         if code is None:
-            errors.append(_error(_("unknown column «%(name)s»; use the columns of the template.",
-                                   name=str(value).strip()), row=header_row, column=str(value).strip()))
+            errors.append(row_error(_("unknown column «%(name)s»; use the columns of the template.",
+                                      name=str(value).strip()), row=header_row, column=str(value).strip()))
         elif code in seen:
-            errors.append(_error(_("the column %(code)s appears more than once.", code=code),
-                                 row=header_row, column=code))
+            errors.append(row_error(_("the column %(code)s appears more than once.", code=code),
+                                    row=header_row, column=code))
         else:
             seen.add(code)
             columns[position] = code
     for code in list(REQUIRED_BASE) + form.field_codes:
         if code not in seen:
             label = dict(BASE_COLUMNS).get(code) or form.field(code).labels["vi"]
-            errors.append(_error(_("the column %(code)s («%(label)s») is missing.", code=code, label=label),
-                                 row=header_row, column=code))
+            errors.append(row_error(_("the column %(code)s («%(label)s») is missing.", code=code, label=label),
+                                    row=header_row, column=code))
     rows, reported = [], set()
     for number, values in table[index + 1:]:
         for position, value in enumerate(values):
-            headless = position >= len(header) or _blank(header[position])
-            if headless and not _blank(value):
+            headless = position >= len(header) or blank(header[position])
+            if headless and not blank(value):
                 letter = get_column_letter(position + 1)
                 if letter not in reported:
                     reported.add(letter)
-                    errors.append(_error(_("this column has values but no header."), row=number, column=letter))
+                    errors.append(row_error(_("this column has values but no header."), row=number, column=letter))
         raw = {code: _raw_value(code, values[position]) for position, code in columns.items()
                if position < len(values)}
-        if all(_blank(value) for value in raw.values()):
+        if all(blank(value) for value in raw.values()):
             continue
         rows.append((number, raw))
     if errors:
@@ -456,43 +254,49 @@ def check_rows(user, form, period, rows):
     """Check every row read by `read_table` for `period`: its period, its commune (known, a commune, in the
     user's scope, once in the file) and its values. Rows whose values are all empty are skipped.
     Returns ([(row, AdminUnit, raw values by field code)], errors sorted by row and column)."""
+    clean, errors = _check_rows(user, form, period, rows)
+    return [(row, unit, raw) for row, unit, raw, _typed in clean], errors
+
+
+def _check_rows(user, form, period, rows):
+    """`check_rows`, the clean rows with their typed values too: [(row, AdminUnit, raw, typed)]."""
     clean, errors, first_row_of = [], [], {}
     for row, raw in rows:
         values = {code: raw.get(code) for code in form.field_codes}
-        if all(_blank(value) for value in values.values()):
+        if all(blank(value) for value in values.values()):
             continue
         row_errors = []
-        period_value = "" if _blank(raw.get("period")) else str(raw.get("period")).strip()
+        period_value = "" if blank(raw.get("period")) else str(raw.get("period")).strip()
         if not period_value:
-            row_errors.append(_error(_("the period is empty; this upload is for %(period)s.", period=period.code),
-                                     row=row, column="period"))
+            row_errors.append(row_error(_("the period is empty; this upload is for %(period)s.", period=period.code),
+                                        row=row, column="period"))
         elif period_value.upper() != period.code:
-            row_errors.append(_error(_("the period «%(value)s» is not %(period)s, the period of this upload.",
-                                       value=period_value, period=period.code), row=row, column="period"))
+            row_errors.append(row_error(_("the period «%(value)s» is not %(period)s, the period of this upload.",
+                                          value=period_value, period=period.code), row=row, column="period"))
         unit = None
         code = raw.get("commune_code")
-        if _blank(code):
-            row_errors.append(_error(_("the commune code is missing."), row=row, column="commune_code"))
+        if blank(code):
+            row_errors.append(row_error(_("the commune code is missing."), row=row, column="commune_code"))
         else:
             try:
                 unit = operations.resolve_commune(user, period, code)
             except SubmissionError as exc:
-                row_errors.append(_error(exc.message, row=row, column="commune_code"))
+                row_errors.append(row_error(exc.message, row=row, column="commune_code"))
         if unit is not None:
             if unit.id in first_row_of:
-                row_errors.append(_error(_("the commune %(code)s appears twice (rows %(first)s and %(second)s).",
-                                           code=unit.code, first=first_row_of[unit.id], second=row),
-                                         row=row, column="commune_code"))
+                row_errors.append(row_error(_("the commune %(code)s appears twice (rows %(first)s and %(second)s).",
+                                              code=unit.code, first=first_row_of[unit.id], second=row),
+                                            row=row, column="commune_code"))
             else:
                 first_row_of[unit.id] = row
-        _typed, field_errors = form.clean(values)
+        typed, field_errors = form.clean(values)
         for field in form.fields:
             if field.code in field_errors:
-                row_errors.append(_error(f"{field.label}: {field_errors[field.code]}", row=row, column=field.code))
+                row_errors.append(row_error(f"{field.label}: {field_errors[field.code]}", row=row, column=field.code))
         if row_errors:
             errors.extend(row_errors)
         else:
-            clean.append((row, unit, values))
+            clean.append((row, unit, values, typed))
     return clean, _sort(errors, form)
 
 
@@ -555,14 +359,14 @@ def import_table(user, form, period, filename, data, idempotency_key=None):
         rows = read_table(data, filename, form)
     except UploadError as exc:
         return reject(exc.errors, 0)
-    clean, errors = check_rows(user, form, period, rows)
-    for row, unit, _raw in clean:
-        if lock_for(form.code, period.code, unit) is not None:
-            errors.append(_error(_("the period %(period)s is approved and locked for %(name)s; only the level "
-                                   "above can reopen it.", period=period.code, name=unit.name),
-                                 row=row, column="commune_code"))
+    clean, errors = _check_rows(user, form, period, rows)
+    for row, unit, _raw, _typed in clean:
+        if operations.open_for_submission(form, period, unit) is not None:
+            errors.append(row_error(_("the period %(period)s is approved and locked for %(name)s; only the level "
+                                      "above can reopen it.", period=period.code, name=unit.name),
+                                    row=row, column="commune_code"))
     if not errors and not clean:
-        errors.append(_error(_("The file has no filled row: enter the values of at least one commune.")))
+        errors.append(row_error(_("The file has no filled row: enter the values of at least one commune.")))
     if errors:
         return reject(_sort(errors, form), len(rows))
 
@@ -572,11 +376,12 @@ def import_table(user, form, period, filename, data, idempotency_key=None):
         upload = operations.record_upload(user, form, period, filename, data, "accepted", rows=len(rows),
                                           idempotency_key=idempotency_key)
         submissions = []
-        for row, unit, raw in clean:
-            try:
-                submissions.append(operations.submit(user, form, period, unit, raw, "upload", upload=upload))
+        for row, unit, _raw, typed in clean:
+            try:  # each row was checked above, once: submit only stores it and gives its verdicts
+                submissions.append(operations.submit(user, form, period, unit, typed, "upload", upload=upload,
+                                                     checked=True))
             except SubmissionError as exc:
-                failure["error"] = _error(exc.message, row=row, column=None)
+                failure["error"] = row_error(exc.message, row=row, column=None)
                 raise
         return upload, submissions
 
