@@ -27,7 +27,7 @@ from wtforms import StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from admin.base import ALL_RIGHTS, READ, ScopedAjaxLoader, ScopedModelView, SecureView, current_scope
-from admin.formats import day_formatter, day_text, language, percent_text, requested_day, requested_page
+from admin.formats import day_formatter, day_text, language, percent_text, requested_day
 from service.accounts.scope import Scope
 from service.common.export import neutralise
 from service.common.text import fold
@@ -53,6 +53,20 @@ from service.training.models import (
     TrainingTarget,
 )
 from service.training.operations import TrainingError
+from service.training.queries import (
+    ALL_PROVINCES,
+    AttainmentRow,
+    attainment_rows,
+    certificate_clause,
+    class_clause,
+    expiring_count,
+    listed_staff_clause,
+    qualification_clause,
+    select_attainment,
+    staff_clause,
+    target_clause,
+    visible_targets,
+)
 from service.units.models import AdminUnit
 
 EDIT = READ | {"create", "edit"}
@@ -63,28 +77,6 @@ EXPIRY_WINDOWS = (30, 7)
 
 
 # --- scope -------------------------------------------------------------------------------------------------
-
-def staff_clause(scope):
-    return scope.staff_clause(StaffMember)
-
-
-def listed_staff_clause(scope):
-    """Staff in scope who have not been merged into another record."""
-    return and_(staff_clause(scope), StaffMember.merged_into_id.is_(None))
-
-
-def _through_staff(column):
-    def clause(scope):
-        if scope.national:
-            return true()
-        return column.in_(select(StaffMember.id).where(staff_clause(scope)))
-
-    return clause
-
-
-qualification_clause = _through_staff(Qualification.staff_id)
-certificate_clause = _through_staff(Certificate.staff_id)
-
 
 def unit_choice_clause(scope):
     return scope.unit_clause(AdminUnit)
@@ -515,10 +507,6 @@ class CourseView(TrainingModelView):
 
 # --- classes -----------------------------------------------------------------------------------------------
 
-def class_clause(scope):
-    return scope.units_column_clause(TrainingClass.org_unit_id)
-
-
 def _attendee_count(view, context, model, name):
     count = len(model.attendances)
     if "details" not in view.rights():
@@ -845,10 +833,6 @@ class TrainingPlanView(TrainingModelView):
     form_columns = ("code", "name", "number", "issued_on")
 
 
-def target_clause(scope):
-    return scope.units_column_clause(TrainingTarget.scope_unit_id)
-
-
 def _topic_label(topic):
     return TOPICS.get(topic, topic) if topic else ""
 
@@ -891,17 +875,6 @@ class TrainingTargetView(TrainingModelView):
 
 # --- attainment --------------------------------------------------------------------------------------------
 
-@dataclass
-class AttainmentRow:
-    target: TrainingTarget
-    result: queries.Attainment
-    projected: queries.Attainment | None = None
-
-    @property
-    def sentence(self):
-        return gap_sentence(self.result)
-
-
 def gap_sentence(result):
     """The gap as a sentence: "12 more counselling staff need to be certified"."""
     target = result.target
@@ -924,76 +897,6 @@ def gap_sentence(result):
     return _("%(count)s more %(role)s need to hold every required qualification", count=count, role=role)
 
 
-def visible_targets(scope, plan_id=None):
-    """(target, unit it is measured on) for every target the user may read: those whose scope unit is in the
-    user's scope; a facility manager reads the targets covering their facility, measured on the facility."""
-    query = select(TrainingTarget).options(joinedload(TrainingTarget.plan), joinedload(TrainingTarget.scope_unit),
-                                           joinedload(TrainingTarget.role_category))
-    if plan_id is not None:
-        query = query.where(TrainingTarget.plan_id == plan_id)
-    query = query.order_by(TrainingTarget.plan_id, TrainingTarget.deadline, TrainingTarget.id)
-    user = scope.user
-    if user is not None and user.role == "facility_manager":
-        facility = user.facility
-        if facility is None or facility.org_unit is None:
-            return []
-        unit = facility.org_unit
-        covering = [i for i in (unit.id, unit.province_id, unit.district_id) if i is not None]
-        return [(target, facility) for target in db.session.scalars(
-            query.where(TrainingTarget.scope_unit_id.in_(covering))).unique()]
-    return [(target, target.scope_unit) for target in db.session.scalars(
-        query.where(target_clause(scope))).unique()]
-
-
-def attainment_rows(scope, on_date, plan_id=None, pairs=None):
-    """The attainment and the projection of every visible target (or of the `pairs` given), in one statement."""
-    pairs = visible_targets(scope, plan_id) if pairs is None else pairs
-    return [AttainmentRow(target, now, later)
-            for (target, _unit), (now, later) in zip(pairs, queries.measure(pairs, on_date), strict=True)]
-
-
-ATTAINMENT_PAGE_SIZE = 50
-ALL_PROVINCES = "all"
-
-
-def target_province_id(target):
-    """The province a target is set in (its scope unit, or the province above it)."""
-    unit = target.scope_unit
-    return unit.province_id or unit.id
-
-
-@dataclass
-class AttainmentSelection:
-    """Which targets the attainment page shows: one province's (by default the first, when the user reads
-    several), or all of them a page at a time."""
-
-    pairs: list
-    provinces: list
-    province: str
-    page: int
-    pages: int
-    total: int
-    first: int
-
-
-def select_attainment(scope, plan_id, province_arg, paginate=True):
-    pairs = visible_targets(scope, plan_id)
-    ids = list(dict.fromkeys(target_province_id(target) for target, _unit in pairs))
-    provinces = sorted(db.session.scalars(select(AdminUnit).where(AdminUnit.id.in_(ids))).all(),
-                       key=lambda unit: unit.sort_name) if len(ids) > 1 else []
-    province = ""
-    if provinces:
-        known = {str(unit.id) for unit in provinces}
-        province = province_arg if province_arg == ALL_PROVINCES or province_arg in known else str(provinces[0].id)
-        if province != ALL_PROVINCES:
-            pairs = [(target, unit) for target, unit in pairs if str(target_province_id(target)) == province]
-    if not paginate:
-        return AttainmentSelection(pairs, provinces, province, 1, 1, len(pairs), 0)
-    page, pages, first = requested_page(len(pairs), ATTAINMENT_PAGE_SIZE)
-    return AttainmentSelection(pairs[first:first + ATTAINMENT_PAGE_SIZE], provinces, province, page, pages,
-                               len(pairs), first)
-
-
 class AttainmentView(SecureView):
     access = {role: {"list"} for role in ("admin", "training_coordinator", "data_steward", "facility_manager")}
 
@@ -1005,7 +908,8 @@ class AttainmentView(SecureView):
         return int(raw) if raw.isdigit() else None
 
     def _selection(self, plan_id, paginate=True):
-        return select_attainment(current_scope(), plan_id, request.args.get("province") or "", paginate)
+        return select_attainment(current_scope(), plan_id, request.args.get("province") or "", paginate,
+                                 page=request.args.get("page", 1, type=int))
 
     @expose("/")
     def index(self):
@@ -1015,8 +919,8 @@ class AttainmentView(SecureView):
         plans = db.session.scalars(select(TrainingPlan).order_by(TrainingPlan.code)).all()
         return self.render("admin/training_attainment.html", rows=rows, on_date=on_date, plan_id=plan_id,
                            plans=plans, selection=selection, all_provinces=ALL_PROVINCES,
-                           page_size=ATTAINMENT_PAGE_SIZE, metrics=METRICS,
-                           topic_label=_topic_label, localized=localized, day_text=day_text,
+                           page_size=queries.ATTAINMENT_PAGE_SIZE, metrics=METRICS,
+                           topic_label=_topic_label, gap_sentence=gap_sentence, localized=localized, day_text=day_text,
                            percent_text=percent_text)
 
     @expose("/target/<int:target_id>")
@@ -1051,7 +955,7 @@ class AttainmentView(SecureView):
                 localized(target.role_category), str(METRICS.get(target.metric, target.metric)),
                 str(_topic_label(target.topic)), result.target_percent, target.deadline.isoformat(),
                 result.numerator, result.denominator, "" if result.percent is None else result.percent,
-                result.gap_persons, _("yes") if result.met else _("no"), row.sentence)])
+                result.gap_persons, _("yes") if result.met else _("no"), gap_sentence(result))])
         return on_date, header, rows
 
     @expose("/export.csv")
@@ -1084,19 +988,6 @@ class AttainmentView(SecureView):
 
 
 # --- the home page -----------------------------------------------------------------------------------------
-
-def expiring_count(model, scope, start, end):
-    """Certificates (not revoked) or qualifications of working staff in scope expiring between two dates."""
-    column = model.expires_on
-    clause = certificate_clause(scope) if model is Certificate else qualification_clause(scope)
-    query = select(func.count()).select_from(model).where(
-        clause, column >= start, column <= end,
-        model.staff_id.in_(select(StaffMember.id).where(StaffMember.employment_status == "active",
-                                                        StaffMember.merged_into_id.is_(None))))
-    if model is Certificate:
-        query = query.where(Certificate.revoked_at.is_(None))
-    return db.session.scalar(query)
-
 
 def expiring_url(endpoint, start, end):
     """The list of certificates or qualifications filtered on the same rows as `expiring_count`."""

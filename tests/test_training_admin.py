@@ -490,9 +490,9 @@ def test_a_national_admin_reads_one_province_at_a_time_or_all_by_page(client, lo
     assert f'id="target-{other.id}"' in every and f'id="target-{item.id}"' in every
     assert 'id="attainment-pages"' not in every
     # a page at a time
-    import admin.training
+    import service.training.queries
 
-    monkeypatch.setattr(admin.training, "ATTAINMENT_PAGE_SIZE", 1)
+    monkeypatch.setattr(service.training.queries, "ATTAINMENT_PAGE_SIZE", 1)
     first = client.get("/admin/attainment/", query_string={"on": today.isoformat(), "province": "all"}).text
     second = client.get("/admin/attainment/", query_string={"on": today.isoformat(), "province": "all",
                                                               "page": 2}).text
