@@ -446,7 +446,7 @@ class DashboardView(SecureView):
         from admin.base import current_scope
         from admin.facility_report import CHART_CAP, chart_data, province_label
         from admin.formats import day_text, language, percent_text
-        from admin.training import localized
+        from admin.training.common import localized
         from service.aggregation import dashboard
         from service.aggregation.indicators import all_indicators
         from service.common.time import local_today

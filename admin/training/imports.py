@@ -27,7 +27,7 @@ class TrainingImportView(SecureView):
 
     @expose("/")
     def index(self):
-        return self.render("admin/training_import.html", classes=self._classes(), errors=None, kind=None)
+        return self.render("admin/training/import.html", classes=self._classes(), errors=None, kind=None)
 
     @expose("/template/<kind>.xlsx")
     def template(self, kind):
@@ -66,5 +66,5 @@ class TrainingImportView(SecureView):
             db.session.rollback()
             flash(_("The file was not imported: %(count)s error(s). Nothing was stored.", count=len(exc.errors)),
                   "error")
-            return self.render("admin/training_import.html", classes=self._classes(), errors=exc.errors, kind=kind,
+            return self.render("admin/training/import.html", classes=self._classes(), errors=exc.errors, kind=kind,
                                filename=file.filename)
