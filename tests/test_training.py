@@ -251,6 +251,28 @@ def test_roster_import_is_all_or_nothing_with_errors_by_row_and_column(t, db, ma
     assert {e["column"] for e in error.value.errors} >= {"salary", "sex", "role", "unit_code"}
 
 
+def test_the_operations_keep_the_date_rules_and_the_history(t, db):
+    person = t.person(t.counselling, t.commune_a, start_date=date(2020, 1, 1))
+    with pytest.raises(operations.TrainingError):
+        operations.update_staff(person, employment_status="left", end_date=date(2019, 1, 1))
+    with pytest.raises(operations.TrainingError):
+        operations.update_staff(person, employment_status="left", end_date=None)
+    with pytest.raises(operations.TrainingError):
+        operations.create_class(course=t.course, org_unit=t.province, starts_on=DAY, ends_on=date(2026, 6, 1))
+    training_class = operations.create_class(course=t.course, org_unit=t.province, starts_on=date(2026, 6, 1),
+                                             ends_on=DAY, capacity=10)
+    operations.add_attendees(training_class, [person])
+    with pytest.raises(operations.TrainingError):
+        operations.delete_class(training_class)
+    with pytest.raises(operations.TrainingError):
+        operations.record_qualification(person, t.types["medical_degree"], DAY, DAY)
+    course = operations.create_course(code="QL", title="Quản lý", topic="management", hours=8,
+                                      target_roles="counselling; medical;counselling")
+    assert course.target_roles == "counselling,medical"
+    with pytest.raises(operations.TrainingError):
+        operations.update_course(course, target_roles="khong_co")
+
+
 def test_attendance_sheet_marks_people_and_issues_certificates(t, db, make_user):
     from service.accounts.scope import Scope
     from service.training.imports import TrainingImportError, import_attendance

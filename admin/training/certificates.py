@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import StringField
 from wtforms.validators import Optional
 
-from admin.base import READ
+from admin.base import READ, unit_of_work, view_for
 from admin.training.common import (
     COMMON_LABELS,
     COORDINATORS,
@@ -30,10 +30,8 @@ from admin.training.common import (
 from service.accounts.scope import Scope
 from service.common.text import fold
 from service.common.time import format_local, local_today
-from service.extensions import db
 from service.training import operations
 from service.training.models import Certificate, Course, Qualification
-from service.training.operations import TrainingError
 from service.training.queries import certificate_clause, expiring_count
 
 
@@ -98,22 +96,10 @@ class CertificateView(TrainingModelView):
             actions.append(EndpointLinkRowAction("fa fa-ban", ".revoke", _l("Revoke"), id_arg="certificate_id"))
         return actions
 
-    def create_model(self, form):
+    def create_record(self, staff, course, issuer, number, issued_on):
         """By hand (training done elsewhere): numbered and dated like an issued one; only certifying courses."""
-        try:
-            certificate = operations.issue_certificate(
-                form.staff.data, form.course.data, (form.issuer.data or "").strip(), form.issued_on.data,
-                number=(form.number.data or "").strip() or None)
-            self._on_model_change(form, certificate, True)
-            db.session.commit()
-        except TrainingError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        except Exception as exc:
-            return self._create_failed(exc)
-        self.after_model_change(form, certificate, True)
-        return certificate
+        return operations.issue_certificate(staff, course, (issuer or "").strip(), issued_on,
+                                            number=(number or "").strip() or None)
 
     @expose("/revoke/<int:certificate_id>", methods=("GET", "POST"))
     def revoke(self, certificate_id):
@@ -124,22 +110,16 @@ class CertificateView(TrainingModelView):
             if certificate.revoked_at is not None:
                 flash(_("This certificate was already revoked."), "warning")
                 return redirect(url_for(".details_view", id=certificate.id))
-            try:
+            with unit_of_work(_("Certificate %(number)s revoked.", number=certificate.number)) as work:
                 operations.revoke_certificate(certificate, request.form.get("reason"))
-                db.session.commit()
-                flash(_("Certificate %(number)s revoked.", number=certificate.number), "success")
+            if work.ok:
                 return redirect(url_for(".details_view", id=certificate.id))
-            except TrainingError as exc:
-                db.session.rollback()
-                flash(str(exc), "error")
         return self.render("admin/training/revoke.html", certificate=certificate)
 
 
 def expiring_url(endpoint, start, end):
     """The list of certificates or qualifications filtered on the same rows as `expiring_count`."""
-    from flask import current_app
-
-    view = next(v for v in current_app.extensions["admin"][0]._views if getattr(v, "endpoint", None) == endpoint)
+    view = view_for(endpoint)
     if view._filters is None:
         view._refresh_filters_cache()
     args, position = {}, 0

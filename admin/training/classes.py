@@ -2,11 +2,10 @@
 from flask import url_for
 from flask_admin.contrib.sqla.filters import IntEqualFilter
 from flask_admin.model.template import EndpointLinkRowAction
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms.validators import NumberRange, ValidationError
+from wtforms.validators import NumberRange
 
 from admin.base import ALL_RIGHTS, READ
 from admin.training.attendance import AttendanceMixin
@@ -19,6 +18,7 @@ from admin.training.common import (
     everything,
     unit_loader,
 )
+from service.training import operations
 from service.training.models import Course, TrainingClass
 from service.training.queries import class_clause
 
@@ -69,13 +69,6 @@ class TrainingClassView(AttendanceMixin, TrainingModelView):
         return super().get_query().options(joinedload(TrainingClass.course), joinedload(TrainingClass.org_unit),
                                            selectinload(TrainingClass.attendances))
 
-    def on_model_change(self, form, model, is_created):
-        if model.starts_on and model.ends_on and model.ends_on < model.starts_on:
-            raise ValidationError(_("The class ends before it starts."))
-        super().on_model_change(form, model, is_created)
-
-    def on_model_delete(self, model):
-        """A class that has attendees is history (transcripts, certificates): it is kept."""
-        if model.attendances:
-            raise ValidationError(_("This class has attendees and is part of their training records: it cannot "
-                                    "be deleted."))
+    create_record = staticmethod(operations.create_class)
+    update_record = staticmethod(operations.update_class)
+    delete_record = staticmethod(operations.delete_class)  # refused while the class has attendees

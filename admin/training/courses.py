@@ -1,14 +1,12 @@
 """Courses."""
 from flask_admin.contrib.sqla.filters import FilterEqual
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from wtforms.validators import NumberRange, Optional, ValidationError
+from wtforms.validators import NumberRange, Optional
 
 from admin.base import ALL_RIGHTS, READ
 from admin.training.common import EDIT, TrainingModelView, everything
-from service.extensions import db
-from service.training.models import TOPICS, Course, RoleCategory
+from service.training import operations
+from service.training.models import TOPICS, Course
 
 
 class CourseView(TrainingModelView):
@@ -37,13 +35,7 @@ class CourseView(TrainingModelView):
     form_args = {"hours": {"validators": [NumberRange(min=0)]},
                  "validity_months": {"validators": [Optional(), NumberRange(min=1, max=600)]}}
 
-    def on_model_change(self, form, model, is_created):
-        codes = [code.strip() for code in (model.target_roles or "").replace(";", ",").split(",") if code.strip()]
-        known = set(db.session.scalars(select(RoleCategory.code)))
-        unknown = [code for code in codes if code not in known]
-        if unknown:
-            raise ValidationError(_("Unknown role category code(s): %(codes)s. Known codes: %(known)s.",
-                                    codes=", ".join(unknown), known=", ".join(sorted(known))))
-        model.target_roles = ",".join(dict.fromkeys(codes))
-        super().on_model_change(form, model, is_created)
+    create_record = staticmethod(operations.create_course)
+    update_record = staticmethod(operations.update_course)
+    delete_record = staticmethod(operations.delete_course)
 

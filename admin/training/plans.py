@@ -15,6 +15,7 @@ from admin.training.common import (
     topic_label,
     unit_loader,
 )
+from service.training import operations
 from service.training.models import METRICS, TOPICS, RoleCategory, TrainingPlan, TrainingTarget
 from service.training.queries import target_clause
 
@@ -29,6 +30,9 @@ class TrainingPlanView(TrainingModelView):
     column_labels = {"code": _l("Code"), "name": _l("Name"), "number": _l("Document number"),
                      "issued_on": _l("Issued on")}
     form_columns = ("code", "name", "number", "issued_on")
+    create_record = staticmethod(operations.create_plan)
+    update_record = staticmethod(operations.update_plan)
+    delete_record = staticmethod(operations.delete_plan)
 
 
 
@@ -63,7 +67,7 @@ class TrainingTargetView(TrainingModelView):
     form_ajax_refs = {"scope_unit": unit_loader("scope_unit")}
     relation_scopes = {TrainingPlan: everything, RoleCategory: everything}
 
-    def on_model_change(self, form, model, is_created):
-        model.topic = model.topic or None
-        super().on_model_change(form, model, is_created)
+    create_record = staticmethod(operations.create_target)
+    update_record = staticmethod(operations.update_target)
+    delete_record = staticmethod(operations.delete_target)
 

@@ -1,9 +1,7 @@
 """Qualifications (diplomas, practising licences) of the staff."""
 from flask_admin.contrib.sqla.filters import IntEqualFilter
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
-from wtforms.validators import ValidationError
 
 from admin.base import ALL_RIGHTS, READ
 from admin.training.common import (
@@ -18,6 +16,7 @@ from admin.training.common import (
     staff_loader,
 )
 from service.common.text import fold
+from service.training import operations
 from service.training.models import Qualification, QualificationType
 from service.training.queries import qualification_clause
 
@@ -61,8 +60,7 @@ class QualificationView(TrainingModelView):
     def _apply_search(self, query, count_query, joins, count_joins, search):
         return super()._apply_search(query, count_query, joins, count_joins, fold(search))
 
-    def on_model_change(self, form, model, is_created):
-        if model.expires_on and model.issued_on and model.expires_on <= model.issued_on:
-            raise ValidationError(_("The expiry date must come after the issue date."))
-        super().on_model_change(form, model, is_created)
+    create_record = staticmethod(operations.record_qualification)
+    update_record = staticmethod(operations.update_qualification)
+    delete_record = staticmethod(operations.delete_qualification)
 

@@ -3,15 +3,26 @@ from flask_babel import lazy_gettext as _l
 
 from admin.base import ALL_RIGHTS, READ
 from admin.training.common import TrainingModelView, everything, localized
+from service.training import operations
 from service.training.models import QualificationType, RoleCategory
 
 REFERENCE_ACCESS = {"admin": ALL_RIGHTS, "training_coordinator": READ}
 NAME_LABELS = {"code": _l("Code"), "name_vi": _l("Name (Vietnamese)"), "name_en": _l("Name (English)")}
 
 
-class RoleCategoryView(TrainingModelView):
+class ReferenceView(TrainingModelView):
+    """Reference data is national: no scope."""
+
     access = REFERENCE_ACCESS
     scope_clause = staticmethod(everything)
+    update_record = staticmethod(operations.update_reference)
+    delete_record = staticmethod(operations.delete_reference)
+
+    def create_record(self, **fields):
+        return operations.create_reference(self.model, **fields)
+
+
+class RoleCategoryView(ReferenceView):
     column_list = ("code", "name_vi", "name_en")
     column_details_list = column_export_list = column_list
     column_default_sort = "id"
@@ -19,9 +30,7 @@ class RoleCategoryView(TrainingModelView):
     form_columns = ("code", "name_vi", "name_en")
 
 
-class QualificationTypeView(TrainingModelView):
-    access = REFERENCE_ACCESS
-    scope_clause = staticmethod(everything)
+class QualificationTypeView(ReferenceView):
     column_list = ("code", "name_vi", "name_en", "kind")
     column_details_list = column_export_list = column_list
     column_default_sort = "id"
@@ -32,9 +41,7 @@ class QualificationTypeView(TrainingModelView):
     form_choices = {"kind": list(KINDS.items())}
 
 
-class RoleRequirementView(TrainingModelView):
-    access = REFERENCE_ACCESS
-    scope_clause = staticmethod(everything)
+class RoleRequirementView(ReferenceView):
     column_list = ("role_category", "qualification_type")
     column_details_list = column_list
     column_export_list = ("role_category.code", "qualification_type.code")

@@ -1,10 +1,8 @@
 """The staff roster: the list, the form, the duplicates and the training record of a person."""
 from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
 from flask_admin.model.template import EndpointLinkRowAction
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
-from wtforms.validators import ValidationError
 
 from admin.base import READ, ScopedAjaxLoader
 from admin.training.common import (
@@ -21,7 +19,6 @@ from admin.training.common import (
 from admin.training.duplicates import DuplicatesMixin
 from admin.training.transcript import TranscriptMixin
 from service.common.text import fold
-from service.extensions import db
 from service.facilities.models import Facility
 from service.training import operations
 from service.training.models import EMPLOYMENT, SEXES, RoleCategory, StaffMember
@@ -89,28 +86,11 @@ class StaffView(DuplicatesMixin, TranscriptMixin, TrainingModelView):
         """Accent-free and case-free: 'nguyen van an' finds 'Nguyễn Văn An'."""
         return super()._apply_search(query, count_query, joins, count_joins, fold(search))
 
-    def create_model(self, form):
-        """Through the operation, so the person gets their search name like any other way in."""
-        try:
-            data = form.data
-            model = operations.create_staff(
-                data["staff_code"] or "", data["full_name"] or "", data["role_category"], data["org_unit"],
-                data["sex"], date_of_birth=data["date_of_birth"], facility=data["facility"],
-                position=data["position"] or "", start_date=data["start_date"])
-            model.employment_status = data.get("employment_status") or "active"
-            model.end_date = data.get("end_date")
-            self._on_model_change(form, model, True)
-            db.session.commit()
-        except Exception as exc:
-            return self._create_failed(exc)
-        self.after_model_change(form, model, True)
-        return model
+    def create_record(self, staff_code, full_name, date_of_birth, sex, role_category, org_unit, facility, position,
+                      employment_status, start_date, end_date):
+        return operations.create_staff(staff_code or "", full_name or "", role_category, org_unit, sex,
+                                       date_of_birth=date_of_birth, facility=facility, position=position or "",
+                                       start_date=start_date, employment_status=employment_status or "active",
+                                       end_date=end_date)
 
-    def on_model_change(self, form, model, is_created):
-        model.full_name = " ".join((model.full_name or "").split())
-        model.search_name = fold(model.full_name)
-        if model.start_date and model.end_date and model.end_date < model.start_date:
-            raise ValidationError(_("The end date is before the start date."))
-        if model.employment_status == "left" and model.end_date is None:
-            raise ValidationError(_("Give the date the person left."))
-        super().on_model_change(form, model, is_created)
+    update_record = staticmethod(operations.update_staff)
