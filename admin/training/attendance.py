@@ -8,12 +8,11 @@ from flask_babel import gettext as _
 from sqlalchemy import case, false, select
 from sqlalchemy.orm import joinedload
 
-from admin.base import current_scope
+from admin.base import current_scope, unit_of_work
 from admin.training.common import localized
 from service.extensions import db
 from service.training import operations, queries
 from service.training.models import ATTENDANCE, TOPICS, Attendance, Certificate, RoleCategory, StaffMember
-from service.training.operations import TrainingError
 from service.training.queries import listed_staff_clause
 from service.units.models import AdminUnit
 
@@ -116,13 +115,8 @@ class AttendanceMixin:
             StaffMember.employment_status == "active").order_by(StaffMember.id)).all()
         if len(people) != len(ids):
             abort(404)
-        try:
-            added = operations.add_attendees(training_class, people)
-            db.session.commit()
-            flash(_("%(count)s person(s) registered in the class.", count=added), "success")
-        except TrainingError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+        with unit_of_work(lambda added: _("%(count)s person(s) registered in the class.", count=added)) as work:
+            work.result = operations.add_attendees(training_class, people)
         return redirect(back)
 
     @expose("/attendance/<int:class_id>/save", methods=("POST",))
@@ -146,18 +140,15 @@ class AttendanceMixin:
                     names=", ".join(errors)), "error")
             return redirect(url_for(".attendance", class_id=training_class.id))
         before = len(self._certificates(training_class))
-        try:
+        with unit_of_work() as work:
             for attendance, status, pre, post in changes:
                 operations.set_attendance(attendance, status, pre, post)
-            issued = sum(len(items) for items in self._certificates(training_class).values()) - before
-            db.session.commit()
-        except TrainingError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            work.result = sum(len(items) for items in self._certificates(training_class).values()) - before
+        if not work.ok:
             return redirect(url_for(".attendance", class_id=training_class.id))
         flash(_("Attendance saved."), "success")
-        if issued:
-            flash(_("%(count)s certificate(s) issued.", count=issued), "success")
+        if work.result:
+            flash(_("%(count)s certificate(s) issued.", count=work.result), "success")
         return redirect(url_for(".attendance", class_id=training_class.id))
 
     @expose("/roster/<int:class_id>")

@@ -1,16 +1,15 @@
 """Likely duplicate people (same name without accents, same date of birth) and merging them."""
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from admin.base import current_scope
+from admin.base import current_scope, unit_of_work
 from admin.training.common import COORDINATORS
 from service.extensions import db
 from service.training import operations
 from service.training.models import Attendance, StaffMember
-from service.training.operations import TrainingError
 from service.training.queries import staff_clause
 
 
@@ -38,12 +37,7 @@ class DuplicatesMixin:
         if not self.can_merge():
             abort(403)
         keep, duplicate = self._staff(request.form.get("keep")), self._staff(request.form.get("duplicate"))
-        try:
+        with unit_of_work(_("%(duplicate)s was merged into %(keep)s: the classes, certificates and qualifications "
+                            "now belong to %(keep)s.", duplicate=duplicate.staff_code, keep=keep.staff_code)):
             operations.merge_staff(keep, duplicate)
-            db.session.commit()
-            flash(_("%(duplicate)s was merged into %(keep)s: the classes, certificates and qualifications now "
-                    "belong to %(keep)s.", duplicate=duplicate.staff_code, keep=keep.staff_code), "success")
-        except TrainingError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
         return redirect(url_for(".duplicates"))
