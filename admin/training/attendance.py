@@ -29,8 +29,6 @@ class Candidates:
     unit: object
 
 
-
-
 class AttendanceMixin:
     """The attendance pages of the class view (classes.attendance, attendance_add, attendance_save, roster)."""
 

@@ -30,8 +30,6 @@ def _attendee_count(view, context, model, name):
     return Markup(f"<a href='{escape(url_for('.attendance', class_id=model.id))}'>{count} / {model.capacity}</a>")
 
 
-
-
 class TrainingClassView(AttendanceMixin, TrainingModelView):
     access = {
         "admin": ALL_RIGHTS,

@@ -52,11 +52,6 @@ def lower_first(text):
     return text[:1].lower() + text[1:]
 
 
-
-
-
-
-
 class LazyOptions:
     """Filter options read from the database on each page (Flask-Admin builds its filters once, at start)."""
 
@@ -235,7 +230,6 @@ COMMON_LABELS = {
     "course": _l("Course"), "course.code": _l("Course code"), "issued_on": _l("Issued on"),
     "expires_on": _l("Expires on"), "number": _l("Number"), "issuer": _l("Issued by"),
 }
-
 
 
 def topic_label(topic):

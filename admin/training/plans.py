@@ -35,7 +35,6 @@ class TrainingPlanView(TrainingModelView):
     delete_record = staticmethod(operations.delete_plan)
 
 
-
 class TrainingTargetView(TrainingModelView):
     access = {"admin": ALL_RIGHTS, "training_coordinator": ALL_RIGHTS}
     scope_clause = staticmethod(target_clause)
