@@ -21,10 +21,10 @@ from admin.training import (
     RoleRequirementView,
     StaffView,
     TrainingClassView,
+    TrainingImportView,
     TrainingPlanView,
     TrainingTargetView,
 )
-from admin.training_import import TrainingImportView
 from admin.units import UnitBrowserView, UnitView
 from admin.validation import FlagView, ValidationRunView
 from service.accounts.models import User

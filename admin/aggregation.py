@@ -446,7 +446,7 @@ class DashboardView(SecureView):
         from admin.base import current_scope
         from admin.facility_report import CHART_CAP, chart_data, province_label
         from admin.formats import day_text, language, percent_text
-        from admin.training import METRICS, localized, visible_targets
+        from admin.training.common import localized
         from service.aggregation import dashboard
         from service.aggregation.indicators import all_indicators
         from service.common.time import local_today
@@ -454,6 +454,8 @@ class DashboardView(SecureView):
         from service.facilities.queries import capacity_report
         from service.flags.models import SEVERITIES
         from service.forms.registry import get_form
+        from service.training.models import METRICS
+        from service.training.queries import visible_targets
 
         scope = current_scope()
         role = current_user.role

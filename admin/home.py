@@ -105,7 +105,7 @@ def _steward_items(user):
 def _training_items(user):
     """Certificates and qualifications of the staff in the user's scope that expire within 30 days (7: urgent),
     each a link to the list filtered on exactly those rows, and the attainment of the training targets."""
-    from admin.training import expiring
+    from admin.training.certificates import expiring
 
     labels = {
         ("certificates", 30): _("Certificates expiring within 30 days"),

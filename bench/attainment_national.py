@@ -9,9 +9,9 @@ On the database made by `bench.generate` (it is only read), for every training t
   unit and role): cold is the first pass on a new connection pool, warm the best of three further passes, each in
   a new session; `single_ms` is the mean time of `attainment(target, day)` (the same statement for one target)
   over a sample of targets, as the detail page and the API of one target use it;
-- the attainment page's rows (`admin.training.attainment_rows` for a national administrator: attainment and the
-  projection to the deadline of every target, one statement), best of three (`page_s`); and the rows the page
-  shows by default, one province's targets (`province_page_s`);
+- the attainment page's rows (`service.training.queries.attainment_rows` for a national administrator:
+  attainment and the projection to the deadline of every target, one statement), best of three (`page_s`); and
+  the rows the page shows by default, one province's targets (`province_page_s`);
 - baseline measured in the same run (`grouped_s`): the same numbers for every target from one grouped query per
   (metric, topic) over the whole country (province × role, with the service's own `meets` clause);
   `ratio_to_grouped = warm_s / grouped_s`; `agrees=yes` when every numerator and denominator is the same, and
@@ -83,10 +83,10 @@ def single_pass(day, sample):
 def page_pass(day, province=False):
     """The attainment page's rows for a national administrator: attainment and projection of every target (or,
     with `province`, of the targets the page shows by default: the first province's)."""
-    from admin.training import attainment_rows, select_attainment
     from service.accounts.models import User
     from service.accounts.scope import Scope
     from service.extensions import db
+    from service.training.queries import attainment_rows, select_attainment
 
     db.session.remove()
     started = time.perf_counter()

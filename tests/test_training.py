@@ -251,6 +251,51 @@ def test_roster_import_is_all_or_nothing_with_errors_by_row_and_column(t, db, ma
     assert {e["column"] for e in error.value.errors} >= {"salary", "sex", "role", "unit_code"}
 
 
+def test_the_roster_import_writes_through_the_staff_operations(t, db, make_user):
+    """An end date before the start date (the row's, or the one on record) is a row error like the others; an
+    update tidies the name and its search form as a creation does."""
+    from service.accounts.scope import Scope
+    from service.training.imports import TrainingImportError, import_staff
+    from service.training.models import StaffMember
+
+    coordinator = make_user("training_coordinator", scope=t.province)
+    on_record = t.person(t.counselling, t.commune_a, start_date=date(2021, 3, 1))
+    header = "staff_code,full_name,date_of_birth,sex,role,unit_code,facility_code,position,start_date,end_date"
+    bad = _csv(header, f"K1,Lê Thị Lan,,nữ,counselling,{t.commune_a.code},,,01/01/2020,31/12/2019",
+               f"{on_record.staff_code},Người  Thử   Mới,,nữ,counselling,{t.commune_a.code},,,,01/01/2021")
+    with pytest.raises(TrainingImportError) as error:
+        import_staff(Scope(coordinator), bad)
+    assert {(e["row"], e["column"]) for e in error.value.errors} == {(2, "end_date"), (3, "end_date")}
+    assert db.session.scalar(select(StaffMember.id).where(StaffMember.staff_code == "K1")) is None
+    good = _csv(header, f"{on_record.staff_code},Người  Thử   Mới,,nữ,counselling,{t.commune_a.code},,,,01/01/2026")
+    assert import_staff(Scope(coordinator), good) == {"created": 0, "updated": 1}
+    assert (on_record.full_name, on_record.search_name) == ("Người Thử Mới", "nguoi thu moi")
+    assert (on_record.start_date, on_record.end_date, on_record.employment_status) == (
+        date(2021, 3, 1), date(2026, 1, 1), "left")
+
+
+def test_the_operations_keep_the_date_rules_and_the_history(t, db):
+    person = t.person(t.counselling, t.commune_a, start_date=date(2020, 1, 1))
+    with pytest.raises(operations.TrainingError):
+        operations.update_staff(person, employment_status="left", end_date=date(2019, 1, 1))
+    with pytest.raises(operations.TrainingError):
+        operations.update_staff(person, employment_status="left", end_date=None)
+    with pytest.raises(operations.TrainingError):
+        operations.create_class(course=t.course, org_unit=t.province, starts_on=DAY, ends_on=date(2026, 6, 1))
+    training_class = operations.create_class(course=t.course, org_unit=t.province, starts_on=date(2026, 6, 1),
+                                             ends_on=DAY, capacity=10)
+    operations.add_attendees(training_class, [person])
+    with pytest.raises(operations.TrainingError):
+        operations.delete_class(training_class)
+    with pytest.raises(operations.TrainingError):
+        operations.record_qualification(person, t.types["medical_degree"], DAY, DAY)
+    course = operations.create_course(code="QL", title="Quản lý", topic="management", hours=8,
+                                      target_roles="counselling; medical;counselling")
+    assert course.target_roles == "counselling,medical"
+    with pytest.raises(operations.TrainingError):
+        operations.update_course(course, target_roles="khong_co")
+
+
 def test_attendance_sheet_marks_people_and_issues_certificates(t, db, make_user):
     from service.accounts.scope import Scope
     from service.training.imports import TrainingImportError, import_attendance

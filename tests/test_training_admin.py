@@ -233,6 +233,30 @@ def test_a_person_created_in_the_form_gets_a_search_name_and_must_stay_in_scope(
     assert db.session.execute(select(StaffMember).where(StaffMember.staff_code == "NV-LAU")).first() is None
 
 
+def test_a_person_whose_end_date_is_before_the_start_is_refused_on_create_and_on_edit(client, login, world, db):
+    """The date rules of the roster are the operations': the form is shown again with the message, nothing saved."""
+    counselling = role(db, "counselling").id
+    login(world.coordinator)
+    page = client.get("/admin/staff/new/")
+    response = client.post("/admin/staff/new/", data=_staff_form(
+        csrf_token_from(page.text), world, counselling, employment_status="left", end_date="2019-12-31"))
+    assert response.status_code == 200 and "Ngày nghỉ việc không thể trước ngày bắt đầu công tác." in response.text
+    assert db.session.execute(select(StaffMember).where(StaffMember.staff_code == "NV-MOI")).first() is None
+    person = staff_member(db, "NV-SUA", "Lê  Văn   Sửa", world.commune_a, start_date=date(2020, 1, 1))
+    db.session.commit()
+    page = client.get(f"/admin/staff/edit/?id={person.id}")
+    data = _staff_form(csrf_token_from(page.text), world, counselling, staff_code="NV-SUA", full_name="Lê Văn  Sửa",
+                       employment_status="left", end_date="2019-12-31", **row_version_from(page.text))
+    assert client.post(f"/admin/staff/edit/?id={person.id}", data=data).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(StaffMember, person.id).employment_status == "active"
+    data.update(end_date="2024-06-30")
+    assert client.post(f"/admin/staff/edit/?id={person.id}", data=data).status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(StaffMember, person.id)
+    assert (saved.full_name, saved.search_name, saved.end_date) == ("Lê Văn Sửa", "le van sua", date(2024, 6, 30))
+
+
 def test_the_list_filters_by_role_category_and_unit_code(client, login, world, db):
     from admin.base import filtered_list_url
 
@@ -490,9 +514,9 @@ def test_a_national_admin_reads_one_province_at_a_time_or_all_by_page(client, lo
     assert f'id="target-{other.id}"' in every and f'id="target-{item.id}"' in every
     assert 'id="attainment-pages"' not in every
     # a page at a time
-    import admin.training
+    import service.training.queries
 
-    monkeypatch.setattr(admin.training, "ATTAINMENT_PAGE_SIZE", 1)
+    monkeypatch.setattr(service.training.queries, "ATTAINMENT_PAGE_SIZE", 1)
     first = client.get("/admin/attainment/", query_string={"on": today.isoformat(), "province": "all"}).text
     second = client.get("/admin/attainment/", query_string={"on": today.isoformat(), "province": "all",
                                                               "page": 2}).text

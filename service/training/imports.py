@@ -12,7 +12,6 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 
 from service.common.errors import DomainError
-from service.common.text import fold
 from service.common.uploads import UploadError, cell_date, cell_text, raw_table, row_error
 from service.extensions import db
 from service.training import operations
@@ -146,28 +145,50 @@ def import_staff(scope, data, filename=None):
         existing = db.session.scalar(select(StaffMember).where(StaffMember.staff_code == code)) if code else None
         if existing is not None and not scope.contains_unit(existing.org_unit):
             error("staff_code", _("staff code %(code)s belongs to a unit outside your scope.", code=code))
-        clean.append((existing, code, raw, sex, role, unit, facility, dates))
+        fields = _staff_fields(existing, raw, sex, role, unit, facility, dates)
+        if "start_date" in dates and "end_date" in dates:
+            message = operations.staff_dates_error(_field(existing, fields, "start_date"),
+                                                   _field(existing, fields, "end_date"),
+                                                   _field(existing, fields, "employment_status") or "active")
+            if message:
+                error("end_date" if dates["end_date"] else "start_date", message)
+        clean.append((number, existing, code, fields))
     if errors:
         raise TrainingImportError(errors)
     created = updated = 0
-    for existing, code, raw, sex, role, unit, facility, dates in clean:
-        if existing is None:
-            person = operations.create_staff(code, cell_text(raw.get("full_name")), role, unit, sex,
-                                             dates.get("date_of_birth"), facility, cell_text(raw.get("position")),
-                                             dates.get("start_date"))
-            created += 1
-        else:
-            person = existing
-            person.full_name, person.role_category, person.org_unit = cell_text(raw.get("full_name")), role, unit
-            person.sex, person.facility, person.position = sex, facility, cell_text(raw.get("position"))
-            person.date_of_birth = dates.get("date_of_birth") or person.date_of_birth
-            person.start_date = dates.get("start_date") or person.start_date
-            person.search_name = fold(person.full_name)
-            updated += 1
-        if dates.get("end_date"):
-            operations.leave(person, dates["end_date"])
-    db.session.flush()
+    savepoint = db.session.begin_nested()
+    for number, existing, code, fields in clean:
+        try:
+            if existing is None:
+                operations.create_staff(code, **fields)
+                created += 1
+            else:
+                operations.update_staff(existing, **fields)
+                updated += 1
+        except operations.TrainingError as exc:
+            errors.append({"row": number, "column": None, "message": str(exc)})
+    if errors:
+        savepoint.rollback()
+        raise TrainingImportError(errors)
+    savepoint.commit()
     return {"created": created, "updated": updated}
+
+
+def _staff_fields(existing, raw, sex, role, unit, facility, dates):
+    """What a roster row writes through create_staff / update_staff: an empty date of birth or start date keeps
+    the one on record; an end date means the person left."""
+    fields = {"full_name": cell_text(raw.get("full_name")), "role_category": role, "org_unit": unit, "sex": sex,
+              "facility": facility, "position": cell_text(raw.get("position"))}
+    for column in ("date_of_birth", "start_date"):
+        fields[column] = dates.get(column) or (getattr(existing, column) if existing is not None else None)
+    if dates.get("end_date"):
+        fields.update(employment_status="left", end_date=dates["end_date"])
+    return fields
+
+
+def _field(existing, fields, name):
+    """The value a person will have once the row is written."""
+    return fields[name] if name in fields else getattr(existing, name, None)
 
 
 def _staff_by_code(scope, code):

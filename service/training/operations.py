@@ -1,7 +1,11 @@
-"""Changes of state for training records: staff (create, leave, merge duplicates), attendance, certificates
-(issued on completion, recorded by hand, revoked), qualifications. Operations flush, never commit."""
+"""Changes of state for training records: staff (create, update, leave, merge duplicates), attendance,
+certificates (issued on completion, recorded by hand, revoked), qualifications, courses, classes, plans and their
+targets, the reference data. Every way in (the admin forms, the roster import, the API, the demo) goes through
+these, so the rules (names and their search form, the date rules, the role codes of a course) are kept once.
+Operations flush, never commit; a refusal is a TrainingError."""
 import calendar
 from datetime import date
+from types import SimpleNamespace
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -10,11 +14,64 @@ from service.common.errors import DomainError
 from service.common.text import fold
 from service.common.time import utcnow
 from service.extensions import db
-from service.training.models import Attendance, Certificate, Qualification, StaffMember
+from service.training.models import (
+    Attendance,
+    Certificate,
+    Course,
+    Qualification,
+    QualificationType,
+    RoleCategory,
+    RoleRequirement,
+    StaffMember,
+    TrainingClass,
+    TrainingPlan,
+    TrainingTarget,
+)
 
 
 class TrainingError(DomainError):
     code = "invalid_training_record"
+
+
+def _fields(fields, allowed):
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise TypeError(f"not a field of the form: {', '.join(sorted(unknown))}")
+
+
+def _assign(record, fields):
+    for name, value in fields.items():
+        setattr(record, name, value)
+
+
+def _create(model, fields, allowed, check=None):
+    """A new row of `fields`, checked (and tidied) by `check` before it is built: a refused row never joins the
+    session, nor the collections of the rows it points to."""
+    _fields(fields, allowed)
+    if check is not None:
+        values = {**dict.fromkeys(allowed), **fields}
+        draft = SimpleNamespace(**values)
+        check(draft)
+        fields = {name: getattr(draft, name) for name in allowed
+                  if name in fields or getattr(draft, name) != values[name]}
+    record = model(**fields)
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def _update(record, fields, allowed, check=None):
+    _fields(fields, allowed)
+    _assign(record, fields)
+    if check is not None:
+        check(record)
+    db.session.flush()
+    return record
+
+
+def _delete(record):
+    db.session.delete(record)
+    db.session.flush()
 
 
 def add_months(day, months):
@@ -23,21 +80,61 @@ def add_months(day, months):
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
+STAFF_FIELDS = ("staff_code", "full_name", "date_of_birth", "sex", "role_category", "org_unit", "facility", "position",
+                "employment_status", "start_date", "end_date")
+
+
+def staff_dates_error(start_date, end_date, employment_status):
+    """What is wrong with a person's dates (None if nothing): the one place of the rule, for the forms, the
+    operations and the roster import (which reports it on the row)."""
+    if start_date and end_date and end_date < start_date:
+        return _("The end date is before the start date.")
+    if employment_status == "left" and end_date is None:
+        return _("Give the date the person left.")
+    return None
+
+
+def _name_staff(staff, full_name):
+    """The name as typed (spaces tidied) and its search form, accents and case folded: the one place of both."""
+    staff.full_name = " ".join((full_name or "").split())
+    staff.search_name = fold(staff.full_name)
+
+
+def _check_staff(staff):
+    message = staff_dates_error(staff.start_date, staff.end_date, staff.employment_status)
+    if message:
+        raise TrainingError(message)
+
+
 def create_staff(staff_code, full_name, role_category, org_unit, sex, date_of_birth=None, facility=None,
-                 position="", start_date=None):
-    staff = StaffMember(staff_code=staff_code.strip(), full_name=" ".join(full_name.split()),
-                        search_name=fold(" ".join(full_name.split())), role_category=role_category,
-                        org_unit=org_unit, sex=sex, date_of_birth=date_of_birth, facility=facility,
-                        position=position, start_date=start_date, employment_status="active")
+                 position="", start_date=None, employment_status="active", end_date=None):
+    employment_status = employment_status or "active"
+    message = staff_dates_error(start_date, end_date, employment_status)
+    if message:
+        raise TrainingError(message)
+    staff = StaffMember(staff_code=staff_code.strip(), role_category=role_category, org_unit=org_unit, sex=sex,
+                        date_of_birth=date_of_birth, facility=facility, position=position, start_date=start_date,
+                        employment_status=employment_status, end_date=end_date)
+    _name_staff(staff, full_name)
     db.session.add(staff)
+    db.session.flush()
+    return staff
+
+
+def update_staff(staff, **fields):
+    """Change a person's record (any of STAFF_FIELDS); the name and the dates are checked as on creation."""
+    _fields(fields, STAFF_FIELDS)
+    full_name = fields.pop("full_name", staff.full_name)
+    _assign(staff, fields)
+    _name_staff(staff, full_name)
+    _check_staff(staff)
     db.session.flush()
     return staff
 
 
 def leave(staff, end_date):
     """The person left: kept in history, out of every denominator from `end_date`."""
-    staff.employment_status, staff.end_date = "left", end_date
-    db.session.flush()
+    return update_staff(staff, employment_status="left", end_date=end_date)
 
 
 def likely_duplicates(staff_query):
@@ -136,9 +233,134 @@ def revoke_certificate(certificate, reason):
     db.session.flush()
 
 
+QUALIFICATION_FIELDS = ("staff", "qualification_type", "number", "issuer", "issued_on", "expires_on")
+
+
+def _check_qualification(qualification):
+    if qualification.expires_on and qualification.issued_on and qualification.expires_on <= qualification.issued_on:
+        raise TrainingError(_("The expiry date must come after the issue date."))
+
+
 def record_qualification(staff, qualification_type, issued_on, expires_on=None, number="", issuer=""):
-    qualification = Qualification(staff=staff, qualification_type=qualification_type, issued_on=issued_on,
-                                  expires_on=expires_on, number=number, issuer=issuer)
-    db.session.add(qualification)
-    db.session.flush()
-    return qualification
+    return _create(Qualification, {"staff": staff, "qualification_type": qualification_type, "issued_on": issued_on,
+                                   "expires_on": expires_on, "number": number, "issuer": issuer},
+                   QUALIFICATION_FIELDS, _check_qualification)
+
+
+def update_qualification(qualification, **fields):
+    return _update(qualification, fields, QUALIFICATION_FIELDS, _check_qualification)
+
+
+def delete_qualification(qualification):
+    _delete(qualification)
+
+
+# --- courses -----------------------------------------------------------------------------------------------
+
+COURSE_FIELDS = ("code", "title", "topic", "hours", "certifies", "validity_months", "target_roles")
+
+
+def _check_course(course):
+    """The role category codes a course is meant for: known codes, commas between, each once."""
+    codes = [code.strip() for code in (course.target_roles or "").replace(";", ",").split(",") if code.strip()]
+    known = set(db.session.scalars(select(RoleCategory.code)))
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise TrainingError(_("Unknown role category code(s): %(codes)s. Known codes: %(known)s.",
+                              codes=", ".join(unknown), known=", ".join(sorted(known))))
+    course.target_roles = ",".join(dict.fromkeys(codes))
+
+
+def create_course(**fields):
+    return _create(Course, fields, COURSE_FIELDS, _check_course)
+
+
+def update_course(course, **fields):
+    return _update(course, fields, COURSE_FIELDS, _check_course)
+
+
+def delete_course(course):
+    _delete(course)
+
+
+# --- classes -----------------------------------------------------------------------------------------------
+
+CLASS_FIELDS = ("course", "org_unit", "organiser", "place", "starts_on", "ends_on", "trainers", "capacity")
+
+
+def _check_class(training_class):
+    if training_class.starts_on and training_class.ends_on and training_class.ends_on < training_class.starts_on:
+        raise TrainingError(_("The class ends before it starts."))
+
+
+def create_class(**fields):
+    return _create(TrainingClass, fields, CLASS_FIELDS, _check_class)
+
+
+def update_class(training_class, **fields):
+    return _update(training_class, fields, CLASS_FIELDS, _check_class)
+
+
+def delete_class(training_class):
+    """A class that has attendees is history (transcripts, certificates): it is kept."""
+    if training_class.attendances:
+        raise TrainingError(_("This class has attendees and is part of their training records: it cannot be "
+                              "deleted."))
+    _delete(training_class)
+
+
+# --- plans and their targets -------------------------------------------------------------------------------
+
+PLAN_FIELDS = ("code", "name", "number", "issued_on")
+TARGET_FIELDS = ("plan", "scope_unit", "role_category", "metric", "topic", "percent", "deadline")
+
+
+def create_plan(**fields):
+    return _create(TrainingPlan, fields, PLAN_FIELDS)
+
+
+def update_plan(plan, **fields):
+    return _update(plan, fields, PLAN_FIELDS)
+
+
+def delete_plan(plan):
+    _delete(plan)
+
+
+def _check_target(target):
+    target.topic = target.topic or None  # no topic: any topic
+
+
+def create_target(**fields):
+    return _create(TrainingTarget, fields, TARGET_FIELDS, _check_target)
+
+
+def update_target(target, **fields):
+    return _update(target, fields, TARGET_FIELDS, _check_target)
+
+
+def delete_target(target):
+    _delete(target)
+
+
+# --- reference data: role categories, qualification types, what each role requires -------------------------
+
+REFERENCE_FIELDS = {
+    RoleCategory: ("code", "name_vi", "name_en"),
+    QualificationType: ("code", "name_vi", "name_en", "kind"),
+    RoleRequirement: ("role_category", "qualification_type"),
+}
+
+
+def create_reference(model, **fields):
+    return _create(model, fields, REFERENCE_FIELDS[model])
+
+
+def update_reference(record, **fields):
+    return _update(record, fields, REFERENCE_FIELDS[type(record)])
+
+
+def delete_reference(record):
+    if type(record) not in REFERENCE_FIELDS:
+        raise TypeError(type(record).__name__)
+    _delete(record)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Date, and_, case, exists, func, literal, or_, select, text, true, union, union_all
+from sqlalchemy.orm import joinedload
 
 from service.common import figures
 from service.extensions import db
@@ -399,3 +400,135 @@ def projection(target, today, unit=None):
     and licences that expire before it no longer count, while people registered in classes of the target's
     topic that end by the deadline count as if they complete them. None once the deadline has passed."""
     return projections([(target, unit)], today)[0]
+
+
+# --- scope: which training rows a user may read ------------------------------------------------------------
+# Staff are in scope through their org unit (a facility manager: through their facility); qualifications and
+# certificates through their staff member; classes through the class's unit; targets through their scope unit.
+
+def staff_clause(scope):
+    return scope.staff_clause(StaffMember)
+
+
+def listed_staff_clause(scope):
+    """Staff in scope who have not been merged into another record."""
+    return and_(staff_clause(scope), StaffMember.merged_into_id.is_(None))
+
+
+def _through_staff(column):
+    def clause(scope):
+        if scope.national:
+            return true()
+        return column.in_(select(StaffMember.id).where(staff_clause(scope)))
+
+    return clause
+
+
+qualification_clause = _through_staff(Qualification.staff_id)
+certificate_clause = _through_staff(Certificate.staff_id)
+
+
+def class_clause(scope):
+    return scope.units_column_clause(TrainingClass.org_unit_id)
+
+
+def target_clause(scope):
+    return scope.units_column_clause(TrainingTarget.scope_unit_id)
+
+
+# --- the targets a user reads and their attainment ---------------------------------------------------------
+
+@dataclass
+class AttainmentRow:
+    target: TrainingTarget
+    result: Attainment
+    projected: Attainment | None = None
+
+
+def visible_targets(scope, plan_id=None):
+    """(target, unit it is measured on) for every target the user may read: those whose scope unit is in the
+    user's scope; a facility manager reads the targets covering their facility, measured on the facility."""
+    query = select(TrainingTarget).options(joinedload(TrainingTarget.plan), joinedload(TrainingTarget.scope_unit),
+                                           joinedload(TrainingTarget.role_category))
+    if plan_id is not None:
+        query = query.where(TrainingTarget.plan_id == plan_id)
+    query = query.order_by(TrainingTarget.plan_id, TrainingTarget.deadline, TrainingTarget.id)
+    user = scope.user
+    if user is not None and user.role == "facility_manager":
+        facility = user.facility
+        if facility is None or facility.org_unit is None:
+            return []
+        unit = facility.org_unit
+        covering = [i for i in (unit.id, unit.province_id, unit.district_id) if i is not None]
+        return [(target, facility) for target in db.session.scalars(
+            query.where(TrainingTarget.scope_unit_id.in_(covering))).unique()]
+    return [(target, target.scope_unit) for target in db.session.scalars(
+        query.where(target_clause(scope))).unique()]
+
+
+def attainment_rows(scope, on_date, plan_id=None, pairs=None):
+    """The attainment and the projection of every visible target (or of the `pairs` given), in one statement."""
+    pairs = visible_targets(scope, plan_id) if pairs is None else pairs
+    return [AttainmentRow(target, now, later)
+            for (target, _unit), (now, later) in zip(pairs, measure(pairs, on_date), strict=True)]
+
+
+ATTAINMENT_PAGE_SIZE = 50
+ALL_PROVINCES = "all"
+
+
+def target_province_id(target):
+    """The province a target is set in (its scope unit, or the province above it)."""
+    unit = target.scope_unit
+    return unit.province_id or unit.id
+
+
+@dataclass
+class AttainmentSelection:
+    """Which targets the attainment page shows: one province's (by default the first, when the user reads
+    several), or all of them a page at a time."""
+
+    pairs: list
+    provinces: list
+    province: str
+    page: int
+    pages: int
+    total: int
+    first: int
+
+
+def select_attainment(scope, plan_id, province_arg, paginate=True, page=1, page_size=None):
+    """The targets of a plan (None: every plan) in one province (`province_arg`: its id, ALL_PROVINCES, or ""
+    for the first); with `paginate`, page `page` (kept within 1..pages) of `page_size` targets."""
+    pairs = visible_targets(scope, plan_id)
+    ids = list(dict.fromkeys(target_province_id(target) for target, _unit in pairs))
+    provinces = sorted(db.session.scalars(select(AdminUnit).where(AdminUnit.id.in_(ids))).all(),
+                       key=lambda unit: unit.sort_name) if len(ids) > 1 else []
+    province = ""
+    if provinces:
+        known = {str(unit.id) for unit in provinces}
+        province = province_arg if province_arg == ALL_PROVINCES or province_arg in known else str(provinces[0].id)
+        if province != ALL_PROVINCES:
+            pairs = [(target, unit) for target, unit in pairs if str(target_province_id(target)) == province]
+    if not paginate:
+        return AttainmentSelection(pairs, provinces, province, 1, 1, len(pairs), 0)
+    size = page_size or ATTAINMENT_PAGE_SIZE
+    pages = max(1, -(-len(pairs) // size))
+    page = min(max(page or 1, 1), pages)
+    first = (page - 1) * size
+    return AttainmentSelection(pairs[first:first + size], provinces, province, page, pages, len(pairs), first)
+
+
+# --- expiring credentials ----------------------------------------------------------------------------------
+
+def expiring_count(model, scope, start, end):
+    """Certificates (not revoked) or qualifications of working staff in scope expiring between two dates."""
+    column = model.expires_on
+    clause = certificate_clause(scope) if model is Certificate else qualification_clause(scope)
+    query = select(func.count()).select_from(model).where(
+        clause, column >= start, column <= end,
+        model.staff_id.in_(select(StaffMember.id).where(StaffMember.employment_status == "active",
+                                                        StaffMember.merged_into_id.is_(None))))
+    if model is Certificate:
+        query = query.where(Certificate.revoked_at.is_(None))
+    return db.session.scalar(query)

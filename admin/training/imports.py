@@ -8,7 +8,8 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from admin.base import SecureView, current_scope
+from admin.base import SecureView, current_scope, unit_of_work
+from service.common.errors import DomainError
 from service.extensions import db
 from service.training.imports import KINDS, TrainingImportError, import_attendance, import_certificates, import_staff
 from service.training.imports import template as import_template
@@ -27,7 +28,7 @@ class TrainingImportView(SecureView):
 
     @expose("/")
     def index(self):
-        return self.render("admin/training_import.html", classes=self._classes(), errors=None, kind=None)
+        return self.render("admin/training/import.html", classes=self._classes(), errors=None, kind=None)
 
     @expose("/template/<kind>.xlsx")
     def template(self, kind):
@@ -45,26 +46,29 @@ class TrainingImportView(SecureView):
             flash(_("Choose a file to send."), "error")
             return redirect(url_for(".index"))
         scope = current_scope()
-        try:
+        # the import's own refusal (rows and columns) is shown on the page; a stale row is flashed by unit_of_work
+        with unit_of_work(flash_error=False) as work:
             if kind == "staff":
                 result = import_staff(scope, file.read(), file.filename)
-                message = _("Roster imported: %(created)s new, %(updated)s updated.", **result)
+                work.result = _("Roster imported: %(created)s new, %(updated)s updated.", **result)
             elif kind == "certificates":
                 result = import_certificates(scope, file.read(), file.filename)
-                message = _("%(count)s certificate(s) recorded.", count=result["certificates"])
+                work.result = _("%(count)s certificate(s) recorded.", count=result["certificates"])
             else:
                 class_id = request.form.get("class_id", "")
                 training_class = db.session.get(TrainingClass, int(class_id)) if class_id.isdigit() else None
                 if training_class is None or not scope.contains_unit(training_class.org_unit):
                     abort(404)
                 result = import_attendance(scope, training_class, file.read(), file.filename)
-                message = _("Attendance of %(rows)s people saved; %(certificates)s certificate(s) issued.", **result)
-            db.session.commit()
-            flash(message, "success")
+                work.result = _("Attendance of %(rows)s people saved; %(certificates)s certificate(s) issued.",
+                                **result)
+        if work.ok:
+            flash(work.result, "success")
             return redirect(url_for(".index"))
-        except TrainingImportError as exc:
-            db.session.rollback()
-            flash(_("The file was not imported: %(count)s error(s). Nothing was stored.", count=len(exc.errors)),
-                  "error")
-            return self.render("admin/training_import.html", classes=self._classes(), errors=exc.errors, kind=kind,
-                               filename=file.filename)
+        errors = getattr(work.error, "errors", [])
+        if isinstance(work.error, TrainingImportError):
+            flash(_("The file was not imported: %(count)s error(s). Nothing was stored.", count=len(errors)), "error")
+        elif isinstance(work.error, DomainError):
+            flash(work.error.message, "error")
+        return self.render("admin/training/import.html", classes=self._classes(), errors=errors, kind=kind,
+                           filename=file.filename)
