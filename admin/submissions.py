@@ -1,6 +1,5 @@
 """Commune reports in the admin: entry by web form or spreadsheet, version history, submitted reports,
 uploads, completeness and timeliness, and the reminder list."""
-from datetime import datetime
 from io import BytesIO
 
 from flask import abort, flash, redirect, request, send_file, url_for
@@ -13,45 +12,20 @@ from sqlalchemy.orm import joinedload
 
 from admin.base import READ, ScopedModelView, SecureView, current_scope
 from admin.formats import requested_page
+from admin.pickers import chosen_form, chosen_period, period_choices
 from service.accounts.models import User
 from service.approval.queries import lock_for
 from service.common.errors import detail_lines
 from service.extensions import db
 from service.flags.queries import flags_of_report
-from service.forms.periods import PERIOD_TYPES, PeriodError, period_containing, recent_periods
 from service.forms.registry import all_forms, get_form
 from service.submissions import operations, queries, spreadsheet
 from service.submissions.checks import check_values
 from service.submissions.models import Reminder, Submission, Upload
-from service.submissions.operations import VIETNAM, SubmissionError
+from service.submissions.operations import SubmissionError
 from service.units.models import AdminUnit
 
-PERIODS_SHOWN = {"quarter": 8, "half_year": 4, "year": 3}
 MAX_SELECT_COMMUNES = 400
-
-
-def today():
-    return datetime.now(VIETNAM).date()
-
-
-def period_choices(form):
-    """Recent periods of each type the form is reported for, newest first, grouped by type."""
-    return [(PERIOD_TYPES[kind], recent_periods(kind, today(), PERIODS_SHOWN[kind])) for kind in form.period_types]
-
-
-def chosen_form():
-    form = get_form(request.values.get("form") or "commune_rehab") or all_forms()[0]
-    return form
-
-
-def chosen_period(form):
-    code = request.values.get("period")
-    if not code:
-        return period_containing(today(), form.period_types[0])
-    try:
-        return form.parse_period(code)
-    except PeriodError:
-        abort(404)
 
 
 class ReportEntryView(SecureView):
