@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import joinedload
 
-from admin.base import READ, ScopedModelView, SecureView, current_scope
+from admin.base import READ, ScopedModelView, SecureView, current_scope, unit_of_work
 from admin.formats import requested_page
 from admin.pickers import chosen_form, chosen_period, period_choices
 from service.accounts.models import User
@@ -22,7 +22,6 @@ from service.forms.registry import all_forms, get_form
 from service.submissions import operations, queries, spreadsheet
 from service.submissions.checks import check_values
 from service.submissions.models import Reminder, Submission, Upload
-from service.submissions.operations import SubmissionError
 from service.units.models import AdminUnit
 
 MAX_SELECT_COMMUNES = 400
@@ -64,19 +63,17 @@ class ReportEntryView(SecureView):
                 verdicts = check_values(form, period, unit, values)
         elif request.method == "POST" and unit is not None:
             raw = {item.code: request.form.get(item.code, "") for item in form.fields}
-            try:
-                submission = operations.submit(current_user, form, period, unit, raw, "web")
-                db.session.commit()
-                flash(_("Report received: %(commune)s, %(period)s, version %(version)s.", commune=unit.name,
-                        period=period.label(), version=submission.version), "success")
+            with unit_of_work(lambda submission: _(
+                    "Report received: %(commune)s, %(period)s, version %(version)s.", commune=unit.name,
+                    period=period.label(), version=submission.version)) as work:
+                work.result = submission = operations.submit(current_user, form, period, unit, raw, "web")
+            if work.ok:
                 if submission.verdicts:
                     flash(_("The report is stored; %(count)s check(s) need an answer: see the flags below.",
                             count=len(submission.verdicts)), "warning")
                 return redirect(url_for(".history", form=form.code, period=period.code, commune=unit.code))
-            except SubmissionError as exc:
-                db.session.rollback()
-                errors = {item["field"]: item.get("message", "") for item in exc.details if "field" in item}
-                flash(exc.message, "error")
+            errors = {item["field"]: item.get("message", "") for item in getattr(work.error, "details", ())
+                      if "field" in item}
         return self.render("admin/report_entry.html", form=form, period=period, unit=unit, communes=communes,
                            many=len(communes) > MAX_SELECT_COMMUNES, raw=raw, errors=errors, previous=previous,
                            current=current, lock=lock, period_choices=period_choices(form), forms=all_forms(),
@@ -100,12 +97,9 @@ class ReportEntryView(SecureView):
         if file is None or not file.filename:
             flash(_("Choose a file to send."), "error")
             return redirect(url_for(".index", form=form.code, period=period.code))
-        try:
+        with unit_of_work() as work:
             upload, submissions = spreadsheet.import_table(current_user, form, period, file.filename, file.read())
-            db.session.commit()
-        except SubmissionError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        if not work.ok:
             return redirect(url_for(".index", form=form.code, period=period.code))
         if upload.status == "accepted":
             flash(_("File accepted: %(count)s report(s) stored for %(period)s.", count=len(submissions),
