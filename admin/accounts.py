@@ -4,14 +4,12 @@ from flask_admin.actions import action
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, true
-from sqlalchemy.orm.exc import StaleDataError
 from wtforms import PasswordField
 from wtforms.validators import Optional, Regexp, ValidationError
 
-from admin.base import READ, ScopedAjaxLoader, ScopedModelView, current_scope, edit_conflict_message
+from admin.base import READ, ScopedAjaxLoader, ScopedModelView, current_scope, unit_of_work
 from service.accounts.models import ROLES, User
 from service.accounts.operations import AccountError, create_user, issue_token, update_user
-from service.extensions import db
 from service.facilities.models import Facility
 from service.units.models import AdminUnit
 
@@ -49,19 +47,10 @@ class UserView(ScopedModelView):
 
     def _save(self, form, change):
         """Run an account operation for the form: scope rules first, one commit, errors shown on the form."""
-        try:
+        with unit_of_work() as work:
             self._check_scope(form)
-            result = change()
-            db.session.commit()
-            return result
-        except (AccountError, ValidationError) as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        except StaleDataError:
-            db.session.rollback()
-            flash(edit_conflict_message(), "error")
-            return False
+            work.result = change()
+        return work.result if work.ok else False
 
     def create_model(self, form):
         """Creation goes through the same operation as `flask users create` (policy, audit, scope rules)."""
@@ -96,10 +85,10 @@ class UserView(ScopedModelView):
     @action("issue_token", _l("Issue API token"), _l("Issue a new API token for the selected user?"))
     def action_issue_token(self, ids):
         users = self.get_query().filter(User.id.in_(self.coerce_ids(ids))).all()
-        for user in users:
-            flash(_("API token for %(user)s (shown once): %(token)s", user=user.username, token=issue_token(user)),
-                  "success")
-        db.session.commit()
+        with unit_of_work() as work:
+            work.result = [(user.username, issue_token(user)) for user in users]
+        for username, token in work.result if work.ok else ():
+            flash(_("API token for %(user)s (shown once): %(token)s", user=username, token=token), "success")
 
 
 class AuditLogView(ScopedModelView):

@@ -16,11 +16,13 @@
   spreadsheet would run as a formula are neutralised.
 """
 from datetime import datetime
+from types import SimpleNamespace
 
 from flask import abort, current_app, flash, g, has_request_context, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.actions import action
 from flask_admin.babel import Translations
+from flask_admin.babel import gettext as admin_gettext
 from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
@@ -185,6 +187,13 @@ class unit_of_work:  # noqa: N801 - used as a statement: `with unit_of_work(...)
                 flash(getattr(exc, "message", None) or str(exc), "error")
             return True
         return False
+
+
+def form_values(form):
+    """What the form would write on a row (Flask-Admin's populate_obj), as {attribute: value} for an operation."""
+    values = SimpleNamespace()
+    form.populate_obj(values)
+    return vars(values)
 
 
 def view_for(endpoint):
@@ -365,7 +374,27 @@ class ScopedModelView(RoleAccessMixin, ModelView):
             return True
         return super().handle_view_exception(exc)
 
+    # the form's change of state, through the area's operation
+    FAILED = {"create": "Failed to create record. %(error)s", "update": "Failed to update record. %(error)s",
+              "delete": "Failed to delete record. %(error)s"}
+
+    def run_operation(self, kind, change):
+        """`change()` (the area's operation) in one unit of work: its result, or False when refused (the message
+        flashed, nothing kept). An unexpected error is flashed and logged as Flask-Admin's own methods do."""
+        try:
+            with unit_of_work() as work:
+                work.result = change()
+        except Exception as exc:
+            if not self.handle_view_exception(exc):
+                flash(admin_gettext(self.FAILED[kind], error=str(exc)), "error")
+                current_app.logger.exception("Failed to %s record.", kind)
+            return False
+        return work.result if work.ok else False
+
     def on_model_change(self, form, model, is_created):
+        self.check_in_scope(model)
+
+    def check_in_scope(self, model):
         """A saved row must still be in the user's scope (no moving a row out of, or into, someone else's)."""
         db.session.flush()
         pk = getattr(self.model, self._primary_key)

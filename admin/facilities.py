@@ -4,8 +4,8 @@ conditions of Decree 116/2021 per facility type.
 
 Scope: a facility manager sees and changes only their own facility (and, of its registry row, only the address
 and the licence); stewards and coordinators read the facilities of their units; administrators manage them.
-Capacity and census go through service.facilities.operations, which refuse a form read at an older revision of
-the facility; the view commits (or rolls back) at the edge.
+Every change goes through service.facilities.operations (the registry row, capacity and census, which refuse a
+form read at an older revision of the facility, and the staffing conditions), in one admin.base.unit_of_work.
 """
 from datetime import date
 
@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import HiddenField, StringField, TextAreaField
-from wtforms.validators import NumberRange, ValidationError
+from wtforms.validators import NumberRange
 
 from admin.base import (
     ALL_RIGHTS,
@@ -30,13 +30,15 @@ from admin.base import (
     ScopedAjaxLoader,
     ScopedModelView,
     filtered_list_url,
+    form_values,
+    unit_of_work,
 )
 from admin.formats import day_formatter, day_text, language, parse_day, percent_text
+from service.common.errors import DomainError
 from service.common.time import format_local, local_today
 from service.extensions import db
 from service.facilities import operations
 from service.facilities import queries as facility_queries
-from service.facilities.checks import refresh_facility_flags
 from service.facilities.models import (
     FACILITY_STATUSES,
     FACILITY_TYPES,
@@ -103,6 +105,10 @@ def census_lines(form):
     return {modality: {"admissions": form[f"admissions_{modality}"].data,
                        "discharges": form[f"discharges_{modality}"].data,
                        "current_count": form[f"count_{modality}"].data} for modality in MODALITIES}
+
+
+class _Unchanged(DomainError):
+    """The form asks for what is already so: the unit of work keeps nothing."""
 
 
 # --- facilities ------------------------------------------------------------------------------------------------
@@ -182,13 +188,30 @@ class FacilityView(ScopedModelView):
                 delattr(form, name)
         return form
 
-    def on_model_change(self, form, model, is_created):
-        if model.status == "closed" and model.closed_on is None:
-            raise ValidationError(_("A closed facility needs the date it closed."))
-        if model.licence_date and model.licence_expires_on and model.licence_expires_on < model.licence_date:
-            raise ValidationError(_("The licence expires before it was issued."))
-        super().on_model_change(form, model, is_created)
-        refresh_facility_flags([model.id])
+    def create_model(self, form):
+        """The registry's rules and the facility's checks are service.facilities.operations' (like the import)."""
+
+        def create():
+            values = form_values(form)
+            facility = operations.create_facility(values.pop("code"), **values)
+            self.check_in_scope(facility)
+            return facility
+
+        facility = self.run_operation("create", create)
+        if facility:
+            self.after_model_change(form, facility, True)
+        return facility
+
+    def update_model(self, form, model):
+        def update():
+            operations.update_facility(model, **form_values(form))
+            self.check_in_scope(model)
+            return True
+
+        done = self.run_operation("update", update)
+        if done:
+            self.after_model_change(form, model, False)
+        return done
 
     # the facility page --------------------------------------------------------------------------------------
     def _facility(self, facility_id):
@@ -280,10 +303,11 @@ class FacilityView(ScopedModelView):
         return self._page(self._facility(facility_id))
 
     def _failed(self, facility, exc, census_form=None, capacity_form=None):
-        """Nothing is written; the page comes back with what the user typed and the reason."""
-        db.session.rollback()
+        """Nothing was written (the unit of work rolled back); the page comes back with what the user typed and
+        the reason."""
         facility = self._facility(facility.id)
-        flash(str(exc), "error")
+        if isinstance(exc, DomainError):
+            flash(str(exc), "error")
         if isinstance(exc, FacilityConflict):
             # the page shows the latest figures: entering the same values again is now a deliberate choice
             for form in (census_form, capacity_form):
@@ -308,16 +332,15 @@ class FacilityView(ScopedModelView):
             abort(400)
         corrects = self._correcting(facility, form.corrects.data)
         census_date = parse_day(form.census_date.data)
-        try:
+        with unit_of_work(flash_error=False) as work:
             if census_date is None:
                 raise FacilityError(_("%(field)s: enter a date.", field=_("Census date")))
             census = operations.record_census(current_user, facility, census_date, census_lines(form),
                                               expected_revision=self._revision(form), corrects=corrects,
                                               reason=form.reason.data)
             open_count = count_open_flags(facility.id)
-            db.session.commit()
-        except FacilityError as exc:
-            return self._failed(facility, exc, census_form=form)
+        if not work.ok:
+            return self._failed(facility, work.error, census_form=form)
         if corrects is not None:
             message = _("The census of %(date)s was corrected. Open flags of this facility now: %(count)s.",
                         date=day_text(census.census_date), count=open_count)
@@ -336,19 +359,19 @@ class FacilityView(ScopedModelView):
             abort(400)
         effective_from = parse_day(form.effective_from.data)
         places = {modality: form[f"places_{modality}"].data for modality in MODALITIES}
-        try:
+        with unit_of_work(flash_error=False) as work:
             if effective_from is None:
                 raise FacilityError(_("%(field)s: enter a date.", field=_("Effective from")))
             rows = operations.set_capacity(current_user, facility, places, effective_from, form.note.data,
                                            expected_revision=self._revision(form))
-            if not rows:
-                db.session.rollback()
-                flash(_("The capacity was already so: nothing changed."), "info")
-                return redirect(url_for(".overview", facility_id=facility.id))
+            if not rows:  # nothing to keep, not even the facility's new revision
+                raise _Unchanged(_("The capacity was already so: nothing changed."))
             open_count = count_open_flags(facility.id)
-            db.session.commit()
-        except FacilityError as exc:
-            return self._failed(facility, exc, capacity_form=form)
+        if isinstance(work.error, _Unchanged):
+            flash(work.error.message, "info")
+            return redirect(url_for(".overview", facility_id=facility.id))
+        if not work.ok:
+            return self._failed(facility, work.error, capacity_form=form)
         flash(_("The capacity from %(date)s was saved (%(changes)s change(s)). Open flags of this facility now: "
                 "%(count)s.", date=day_text(effective_from), changes=len(rows), count=open_count),
               "warning" if open_count else "success")
@@ -404,19 +427,35 @@ class StaffingConditionView(ScopedModelView):
         return super().get_query().options(joinedload(StaffingCondition.role_category),
                                            joinedload(StaffingCondition.qualification_type))
 
-    @staticmethod
-    def _recheck(model):
-        """The facilities of the condition's type, and those flagged by it (its type may just have changed)."""
-        ids = set(db.session.scalars(select(Facility.id).where(Facility.facility_type == model.facility_type)))
-        ids |= set(db.session.scalars(select(Flag.facility_id).where(
-            Flag.subject == "facility", Flag.rule == f"F04-{model.id}")))
-        if ids:
-            refresh_facility_flags(sorted(ids))
+    def create_model(self, form):
+        def create():
+            condition = operations.create_staffing_condition(**form_values(form))
+            self.check_in_scope(condition)
+            return condition
 
-    def on_model_change(self, form, model, is_created):
-        super().on_model_change(form, model, is_created)
-        self._recheck(model)
+        condition = self.run_operation("create", create)
+        if condition:
+            self.after_model_change(form, condition, True)
+        return condition
 
-    def after_model_delete(self, model):
-        self._recheck(model)
-        db.session.commit()
+    def update_model(self, form, model):
+        def update():
+            operations.update_staffing_condition(model, **form_values(form))
+            self.check_in_scope(model)
+            return True
+
+        done = self.run_operation("update", update)
+        if done:
+            self.after_model_change(form, model, False)
+        return done
+
+    def delete_model(self, model):
+        def delete():
+            self.on_model_delete(model)
+            operations.delete_staffing_condition(model)
+            return True
+
+        done = self.run_operation("delete", delete)
+        if done:
+            self.after_model_delete(model)
+        return done

@@ -6,9 +6,9 @@ from flask import flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
 
-from admin.base import SecureView, current_scope
-from service.extensions import db
+from admin.base import SecureView, current_scope, unit_of_work
 from service.facilities.imports import FacilityImportError, import_facilities
 from service.facilities.imports import template as import_template
 
@@ -33,14 +33,13 @@ class FacilityImportView(SecureView):
         if file is None or not file.filename:
             flash(_("Choose a file to send."), "error")
             return redirect(url_for(".index"))
-        try:
-            result = import_facilities(current_scope(), file.read(), user=current_user, filename=file.filename)
-            db.session.commit()
-        except FacilityImportError as exc:
-            db.session.rollback()
-            flash(_("The file was not imported: %(count)s error(s). Nothing was stored.", count=len(exc.errors)),
+        with unit_of_work(lambda result: _("Facilities imported: %(created)s new, %(updated)s updated, "
+                                           "%(unchanged)s unchanged.", **result), flash_error=False) as work:
+            work.result = import_facilities(current_scope(), file.read(), user=current_user, filename=file.filename)
+        if isinstance(work.error, FacilityImportError):
+            flash(_("The file was not imported: %(count)s error(s). Nothing was stored.", count=len(work.error.errors)),
                   "error")
-            return self.render("admin/facility_import.html", errors=exc.errors, filename=file.filename)
-        flash(_("Facilities imported: %(created)s new, %(updated)s updated, %(unchanged)s unchanged.", **result),
-              "success")
+            return self.render("admin/facility_import.html", errors=work.error.errors, filename=file.filename)
+        if work.error is not None and not isinstance(work.error, StaleDataError):
+            flash(getattr(work.error, "message", None) or str(work.error), "error")
         return redirect(url_for(".index"))

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from admin.base import AdminForm, current_scope, filtered_list_url
+from admin.base import AdminForm, current_scope, filtered_list_url, unit_of_work
 from service.accounts.operations import authenticate
 from service.accounts.scope import Scope
 from service.audit.operations import act_as, record
@@ -182,8 +182,10 @@ class HomeView(AdminIndexView):
     def login_view(self):
         form = LoginForm(request.form if request.method == "POST" else None)
         if request.method == "POST" and form.validate():
-            user, error = authenticate(form.username.data, form.password.data, request.remote_addr or "unknown")
-            db.session.commit()
+            with unit_of_work() as work:  # the attempt is recorded, whatever its outcome
+                user, error = authenticate(form.username.data, form.password.data, request.remote_addr or "unknown")
+            if not work.ok:  # not recorded (the message is flashed): no login either
+                return self.render("admin/login.html", form=form)
             if user is not None:
                 session.clear()  # a new session (and CSRF token) at login: no fixation
                 g.pop("csrf_token", None)
@@ -197,9 +199,9 @@ class HomeView(AdminIndexView):
     @expose("/logout/", methods=("POST",))
     def logout_view(self):
         if current_user.is_authenticated:
-            act_as(current_user.id, current_user.username, "admin")
-            record("logout", "user_account", current_user.id)
-            db.session.commit()
+            with unit_of_work():
+                act_as(current_user.id, current_user.username, "admin")
+                record("logout", "user_account", current_user.id)
         logout_user()
         session.clear()
         flash(_("You have logged out."), "info")

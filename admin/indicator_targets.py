@@ -1,7 +1,7 @@
 """The programme targets of the plans (treated / addicts with a record ≥ 80 % by a deadline, …) in the admin.
 
-Administrators keep them; data stewards and training coordinators read them. Scope: a target is in scope through
-its scope unit.
+Administrators keep them (through service.aggregation.targets); data stewards and training coordinators read them.
+Scope: a target is in scope through its scope unit.
 """
 from datetime import date
 
@@ -10,8 +10,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import true
 from wtforms.validators import NumberRange, Optional
 
-from admin.base import ALL_RIGHTS, READ, ScopedAjaxLoader, ScopedModelView
+from admin.base import ALL_RIGHTS, READ, ScopedAjaxLoader, ScopedModelView, form_values
 from admin.formats import day_formatter
+from service.aggregation import targets
 from service.aggregation.indicators import all_indicators, get_indicator
 from service.aggregation.models import DIRECTIONS, IndicatorTarget
 from service.training.models import TrainingPlan
@@ -86,6 +87,35 @@ class IndicatorTargetView(ScopedModelView):
     }
     relation_scopes = {TrainingPlan: lambda scope: true(), AdminUnit: lambda scope: scope.unit_clause(AdminUnit)}
 
-    def on_model_change(self, form, model, is_created):
-        model.baseline_note = (model.baseline_note or "").strip()
-        super().on_model_change(form, model, is_created)
+    def create_model(self, form):
+        def create():
+            target = targets.create_target(**form_values(form))
+            self.check_in_scope(target)
+            return target
+
+        target = self.run_operation("create", create)
+        if target:
+            self.after_model_change(form, target, True)
+        return target
+
+    def update_model(self, form, model):
+        def update():
+            targets.update_target(model, **form_values(form))
+            self.check_in_scope(model)
+            return True
+
+        done = self.run_operation("update", update)
+        if done:
+            self.after_model_change(form, model, False)
+        return done
+
+    def delete_model(self, model):
+        def delete():
+            self.on_model_delete(model)
+            targets.delete_target(model)
+            return True
+
+        done = self.run_operation("delete", delete)
+        if done:
+            self.after_model_delete(model)
+        return done

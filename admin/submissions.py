@@ -1,6 +1,5 @@
 """Commune reports in the admin: entry by web form or spreadsheet, version history, submitted reports,
 uploads, completeness and timeliness, and the reminder list."""
-from datetime import datetime
 from io import BytesIO
 
 from flask import abort, flash, redirect, request, send_file, url_for
@@ -11,47 +10,21 @@ from flask_login import current_user
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import joinedload
 
-from admin.base import READ, ScopedModelView, SecureView, current_scope
+from admin.base import READ, ScopedModelView, SecureView, current_scope, unit_of_work
 from admin.formats import requested_page
+from admin.pickers import chosen_form, chosen_period, period_choices
 from service.accounts.models import User
 from service.approval.queries import lock_for
 from service.common.errors import detail_lines
 from service.extensions import db
 from service.flags.queries import flags_of_report
-from service.forms.periods import PERIOD_TYPES, PeriodError, period_containing, recent_periods
 from service.forms.registry import all_forms, get_form
 from service.submissions import imports, operations, queries
 from service.submissions.checks import check_values
 from service.submissions.models import Reminder, Submission, Upload
-from service.submissions.operations import VIETNAM, SubmissionError
 from service.units.models import AdminUnit
 
-PERIODS_SHOWN = {"quarter": 8, "half_year": 4, "year": 3}
 MAX_SELECT_COMMUNES = 400
-
-
-def today():
-    return datetime.now(VIETNAM).date()
-
-
-def period_choices(form):
-    """Recent periods of each type the form is reported for, newest first, grouped by type."""
-    return [(PERIOD_TYPES[kind], recent_periods(kind, today(), PERIODS_SHOWN[kind])) for kind in form.period_types]
-
-
-def chosen_form():
-    form = get_form(request.values.get("form") or "commune_rehab") or all_forms()[0]
-    return form
-
-
-def chosen_period(form):
-    code = request.values.get("period")
-    if not code:
-        return period_containing(today(), form.period_types[0])
-    try:
-        return form.parse_period(code)
-    except PeriodError:
-        abort(404)
 
 
 class ReportEntryView(SecureView):
@@ -90,19 +63,17 @@ class ReportEntryView(SecureView):
                 verdicts = check_values(form, period, unit, values)
         elif request.method == "POST" and unit is not None:
             raw = {item.code: request.form.get(item.code, "") for item in form.fields}
-            try:
-                submission = operations.submit(current_user, form, period, unit, raw, "web")
-                db.session.commit()
-                flash(_("Report received: %(commune)s, %(period)s, version %(version)s.", commune=unit.name,
-                        period=period.label(), version=submission.version), "success")
+            with unit_of_work(lambda submission: _(
+                    "Report received: %(commune)s, %(period)s, version %(version)s.", commune=unit.name,
+                    period=period.label(), version=submission.version)) as work:
+                work.result = submission = operations.submit(current_user, form, period, unit, raw, "web")
+            if work.ok:
                 if submission.verdicts:
                     flash(_("The report is stored; %(count)s check(s) need an answer: see the flags below.",
                             count=len(submission.verdicts)), "warning")
                 return redirect(url_for(".history", form=form.code, period=period.code, commune=unit.code))
-            except SubmissionError as exc:
-                db.session.rollback()
-                errors = {item["field"]: item.get("message", "") for item in exc.details if "field" in item}
-                flash(exc.message, "error")
+            errors = {item["field"]: item.get("message", "") for item in getattr(work.error, "details", ())
+                      if "field" in item}
         return self.render("admin/report_entry.html", form=form, period=period, unit=unit, communes=communes,
                            many=len(communes) > MAX_SELECT_COMMUNES, raw=raw, errors=errors, previous=previous,
                            current=current, lock=lock, period_choices=period_choices(form), forms=all_forms(),
@@ -126,12 +97,9 @@ class ReportEntryView(SecureView):
         if file is None or not file.filename:
             flash(_("Choose a file to send."), "error")
             return redirect(url_for(".index", form=form.code, period=period.code))
-        try:
+        with unit_of_work() as work:
             upload, submissions = imports.import_table(current_user, form, period, file.filename, file.read())
-            db.session.commit()
-        except SubmissionError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        if not work.ok:
             return redirect(url_for(".index", form=form.code, period=period.code))
         if upload.status == "accepted":
             flash(_("File accepted: %(count)s report(s) stored for %(period)s.", count=len(submissions),

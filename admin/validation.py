@@ -2,7 +2,7 @@
 the list of runs, a run's report and its Great Expectations Data Docs."""
 from datetime import date
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
@@ -13,7 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import select, true
 
-from admin.base import READ, ScopedModelView, current_scope
+from admin.base import READ, ScopedModelView, current_scope, unit_of_work
 from service.common.urls import safe_next
 from service.extensions import db
 from service.facilities.models import MODALITIES
@@ -178,13 +178,8 @@ class FlagView(ScopedModelView):
 
     def _step(self, flag_id, step, *args):
         flag = self._flag(flag_id)
-        try:
+        with unit_of_work(lambda _result: _("Flag %(rule)s: %(status)s.", rule=flag.rule, status=flag.status_label)):
             step(current_user, flag, *args)
-            db.session.commit()
-            flash(_("Flag %(rule)s: %(status)s.", rule=flag.rule, status=flag.status_label), "success")
-        except operations.FlagError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
         return self._back(flag)
 
     @expose("/explain/<int:flag_id>", methods=("POST",))
@@ -210,15 +205,11 @@ class FlagView(ScopedModelView):
         ids = [int(value) for value in (request.values.get("ids") or "").split(",") if value.isdigit()]
         flags = self.get_query().filter(Flag.id.in_(ids)).all()
         if request.method == "POST":
-            try:
+            with unit_of_work(_("%(count)s flag(s) accepted.", count=len(flags))) as work:
                 for flag in flags:
                     operations.accept_flag(current_user, flag, request.form.get("reason"))
-                db.session.commit()
-                flash(_("%(count)s flag(s) accepted.", count=len(flags)), "success")
+            if work.ok:
                 return redirect(url_for(".index_view"))
-            except operations.FlagError as exc:
-                db.session.rollback()
-                flash(str(exc), "error")
         return self.render("admin/flag_accept_many.html", flags=flags, ids=",".join(map(str, ids)))
 
 

@@ -318,3 +318,20 @@ def test_a_census_of_some_modalities_keeps_the_last_figure_of_the_others(place):
     assert set(flags) == {"F01-compulsory", "F02"}
     assert flags["F01-compulsory"].observed["census_date"] == (TODAY - timedelta(days=6)).isoformat()
     assert flags["F02"].observed["census_date"] == TODAY.isoformat()
+
+
+def test_the_registry_rules_are_the_operations_and_a_new_facility_is_checked_at_once(place, db):
+    from service.facilities.operations import create_facility, update_facility
+
+    with pytest.raises(FacilityError, match="ngày đóng cửa|date it closed"):
+        create_facility("CS-NEW", name="Cơ sở mới", facility_type="commune_group", org_unit=place.commune,
+                        status="closed")
+    with pytest.raises(FacilityError):
+        create_facility("CS-NEW", name="Cơ sở mới", facility_type="commune_group", org_unit=place.commune,
+                        licence_date=date(2024, 1, 1), licence_expires_on=date(2023, 1, 1))
+    facility = create_facility("CS-NEW", name="Cơ sở mới", facility_type="commune_group", org_unit=place.commune)
+    assert facility.id is not None and facility.status == "active"
+    assert update_facility(facility, name="Cơ sở mới") is False
+    assert update_facility(facility, address="1 Đường Thử") is True
+    with pytest.raises(FacilityError):
+        update_facility(facility, status="closed")

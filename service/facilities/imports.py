@@ -30,7 +30,7 @@ from service.common.uploads import UploadError, cell_count, cell_date, cell_text
 from service.extensions import db
 from service.facilities.checks import refresh_facility_flags
 from service.facilities.models import FACILITY_STATUSES, FACILITY_TYPES, MODALITIES, Facility
-from service.facilities.operations import FacilityError, set_capacity
+from service.facilities.operations import FacilityError, create_facility, set_capacity, update_facility
 from service.facilities.queries import capacity_on
 from service.units.models import EDITIONS, AdminUnit
 
@@ -352,20 +352,15 @@ def check_rows(scope, rows, today):
 
 
 def _write(row, user, today):
-    """Create or update the facility of a checked row; returns (facility, "created" | "updated" | None)."""
+    """Create or update the facility of a checked row through the registry's operations (the checks of the
+    facilities run once for the whole file); returns (facility, "created" | "updated" | None)."""
+    fields = {field: row.values[field] for field in REGISTRY_FIELDS if field in row.values}
     facility, outcome = row.existing, None
     if facility is None:
-        facility = Facility(code=row.text("code"), **{field: row.values[field] for field in REGISTRY_FIELDS
-                                                      if field in row.values})
-        db.session.add(facility)
-        db.session.flush()
+        facility = create_facility(row.text("code"), recheck=False, **fields)
         outcome = "created"
-    else:
-        for field in REGISTRY_FIELDS:
-            if field in row.values and getattr(facility, field) != row.values[field]:
-                setattr(facility, field, row.values[field])
-                outcome = "updated"
-        db.session.flush()
+    elif update_facility(facility, recheck=False, **fields):
+        outcome = "updated"
     if row.capacity:
         set_capacity(user, facility, row.capacity, row.capacity_from, note=_("Imported from a file"), today=today)
         outcome = outcome or "updated"

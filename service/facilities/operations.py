@@ -1,5 +1,6 @@
 """Changes of state for facilities: capacity changes and census entries (each a new row, never an overwrite),
-corrections of a census, and the registry row itself. Every write to a facility's capacity or census first
+corrections of a census, the registry row itself (create_facility, update_facility: the admin form and the
+import) and the staffing conditions of each facility type. Every write to a facility's capacity or census first
 takes the facility's revision (an UPDATE that locks the row until commit, so writers of one facility queue),
 refuses a form read at an older revision, and re-runs the facility's checks in the same transaction.
 Operations flush, never commit."""
@@ -13,8 +14,9 @@ from service.common.errors import DomainError
 from service.common.time import local_today
 from service.extensions import db
 from service.facilities.checks import refresh_facility_flags
-from service.facilities.models import MODALITIES, CapacityChange, Census, CensusLine, Facility
+from service.facilities.models import MODALITIES, CapacityChange, Census, CensusLine, Facility, StaffingCondition
 from service.facilities.queries import capacity_on
+from service.flags.models import Flag
 
 
 class FacilityError(DomainError):
@@ -162,3 +164,77 @@ def record_census(user, facility, census_date, lines, expected_revision=None, co
 
 def _recheck(facility, today):
     refresh_facility_flags([facility.id], today=today)
+
+
+# --- the registry ------------------------------------------------------------------------------------------------
+
+def check_registry(facility):
+    """The rules of a registry row: a closed facility has its closing date; a licence expires after its issue."""
+    if facility.status == "closed" and facility.closed_on is None:
+        raise FacilityError(_("A closed facility needs the date it closed."))
+    if facility.licence_date and facility.licence_expires_on and facility.licence_expires_on < facility.licence_date:
+        raise FacilityError(_("The licence expires before it was issued."))
+
+
+def create_facility(code, *, recheck=True, today=None, **fields):
+    """A new facility of the registry (`fields`: its attributes, org_unit or org_unit_id for its unit). With
+    `recheck`, the facility's checks are run (an import runs them once for all its rows)."""
+    facility = Facility(code=code, **fields)
+    check_registry(facility)
+    db.session.add(facility)
+    db.session.flush()
+    if recheck:
+        refresh_facility_flags([facility.id], today=today)
+    return facility
+
+
+def update_facility(facility, *, recheck=True, today=None, **fields):
+    """Change registry fields of a facility (only those given); returns whether any value changed."""
+    changed = False
+    for field, value in fields.items():
+        if getattr(facility, field) != value:
+            setattr(facility, field, value)
+            changed = True
+    check_registry(facility)
+    db.session.flush()
+    if recheck:
+        refresh_facility_flags([facility.id], today=today)
+    return changed
+
+
+# --- staffing conditions (Decree 116/2021) ---------------------------------------------------------------------
+
+
+def create_staffing_condition(**fields):
+    condition = StaffingCondition(**fields)
+    db.session.add(condition)
+    db.session.flush()
+    _recheck_condition(condition)
+    return condition
+
+
+def update_staffing_condition(condition, **fields):
+    for field, value in fields.items():
+        setattr(condition, field, value)
+    db.session.flush()
+    _recheck_condition(condition)
+    return condition
+
+
+def delete_staffing_condition(condition):
+    condition_id, facility_type = condition.id, condition.facility_type
+    db.session.delete(condition)
+    db.session.flush()
+    _recheck_condition(condition, condition_id, facility_type)
+
+
+def _recheck_condition(condition, condition_id=None, facility_type=None):
+    """Re-run the checks of the facilities of the condition's type, and of those flagged by it (its type may
+    just have changed, or it is gone)."""
+    condition_id = condition_id or condition.id
+    facility_type = facility_type or condition.facility_type
+    ids = set(db.session.scalars(select(Facility.id).where(Facility.facility_type == facility_type)))
+    ids |= set(db.session.scalars(select(Flag.facility_id).where(
+        Flag.subject == "facility", Flag.rule == f"F04-{condition_id}")))
+    if ids:
+        refresh_facility_flags(sorted(ids))
