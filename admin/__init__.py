@@ -5,9 +5,7 @@ from flask_babel import lazy_gettext as _l
 
 from admin.accounts import AuditLogView, UserView
 from admin.aggregation import ApprovalView, DashboardView, PeriodReportView
-from admin.facilities import FacilityView, StaffingConditionView
-from admin.facility_import import FacilityImportView
-from admin.facility_report import CapacityReportView
+from admin.facilities import CapacityReportView, FacilityImportView, FacilityView, StaffingConditionView
 from admin.home import HomeView
 from admin.indicator_targets import IndicatorTargetView
 from admin.submissions import CompletenessView, ReminderView, ReportEntryView, SubmissionView, UploadView

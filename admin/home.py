@@ -123,7 +123,7 @@ def _training_items(user):
 
 def _facility_items(user):
     """A facility manager's facility page and the open flags of their facility, each a link to answer it."""
-    from admin.facilities import open_flags
+    from admin.facilities.page import open_flags
 
     facility = user.facility
     if facility is None:

@@ -108,7 +108,7 @@ def _facility_link(flag):
     """The facility of a flag, linked to its page (the facility view keeps its own scope)."""
     if flag.facility is None:
         return ""
-    from admin.facilities import FacilityView
+    from admin.facilities.registry import FacilityView
 
     if current_user.role not in FacilityView.access:
         return f"{flag.facility.code} – {flag.facility.name}"

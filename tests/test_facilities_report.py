@@ -333,9 +333,9 @@ def test_the_export_helpers_neutralise_text_only():
 
 
 def test_an_export_above_the_row_cap_is_refused_with_a_message(client, login, world, monkeypatch):
-    import admin.facility_report
+    import admin.facilities.report
 
-    monkeypatch.setattr(admin.facility_report, "EXPORT_MAX_ROWS", 2)
+    monkeypatch.setattr(admin.facilities.report, "EXPORT_MAX_ROWS", 2)
     login(world.admin)
     for url in ("/admin/capacity/export.csv", "/admin/capacity/export.xlsx"):
         response = client.get(url, query_string=ON)
@@ -346,13 +346,13 @@ def test_an_export_above_the_row_cap_is_refused_with_a_message(client, login, wo
 
 def test_a_long_facility_table_is_paged_and_the_totals_still_count_every_facility(client, login, world,
                                                                                   monkeypatch):
-    import admin.facility_report
+    import admin.facilities.report
 
     login(world.admin)
     every = client.get("/admin/capacity/", query_string=ON).text
     listed = re.findall(r'<tr id="facility-(\d+)"', every)
     totals = every.split('id="province-totals"')[1].split("</table>")[0]
-    monkeypatch.setattr(admin.facility_report, "FACILITY_PAGE", 2)
+    monkeypatch.setattr(admin.facilities.report, "FACILITY_PAGE", 2)
     pages = [client.get("/admin/capacity/", query_string={**ON, "page": page}).text
              for page in range(1, -(-len(listed) // 2) + 1)]
     assert [found for html in pages for found in re.findall(r'<tr id="facility-(\d+)"', html)] == listed
@@ -361,12 +361,12 @@ def test_a_long_facility_table_is_paged_and_the_totals_still_count_every_facilit
 
 
 def test_only_the_first_open_facility_flags_are_listed_with_a_way_to_all(client, login, world, monkeypatch):
-    import admin.facility_report
+    import admin.facilities.report
 
     login(world.admin)
     count = len(re.findall(r'<tr id="flag-', client.get("/admin/capacity/", query_string=ON).text))
     assert count >= 2
-    monkeypatch.setattr(admin.facility_report, "FLAGS_SHOWN", 1)
+    monkeypatch.setattr(admin.facilities.report, "FLAGS_SHOWN", 1)
     html = client.get("/admin/capacity/", query_string=ON).text
     assert len(re.findall(r'<tr id="flag-', html)) == 1 and 'id="more-flags"' in html
 

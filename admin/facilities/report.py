@@ -106,7 +106,7 @@ class CapacityReportView(SecureView):
         labels = {unit.id: province_label(unit, editions) for unit in provinces}
         flags = open_facility_flags(scope, report.province, limit=FLAGS_SHOWN + 1)
         page, pages, first = requested_page(len(report.rows), FACILITY_PAGE)
-        return self.render("admin/capacity_report.html", report=report, provinces=provinces, labels=labels,
+        return self.render("admin/facilities/capacity_report.html", report=report, provinces=provinces, labels=labels,
                            chart=chart_data(report, labels), flags=flags[:FLAGS_SHOWN],
                            more_flags=len(flags) > FLAGS_SHOWN, page=page, pages=pages,
                            page_rows=report.rows[first:first + FACILITY_PAGE],

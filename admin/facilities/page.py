@@ -1,69 +1,30 @@
-"""Facilities in the admin: the registry (type, licence, status), a facility's page (capacity, the latest census
-and its occupancy, the facility's flags, the history of both, and the forms that change them) and the staffing
-conditions of Decree 116/2021 per facility type.
-
-Scope: a facility manager sees and changes only their own facility (and, of its registry row, only the address
-and the licence); stewards and coordinators read the facilities of their units; administrators manage them.
-Every change goes through service.facilities.operations (the registry row, capacity and census, which refuse a
-form read at an older revision of the facility, and the staffing conditions), in one admin.base.unit_of_work.
-"""
-from datetime import date
-
+"""A facility's own page: its capacity, the latest census and its occupancy, its open flags, the history of
+both, and the census and capacity forms (service.facilities.operations, each in one admin.base.unit_of_work; a
+form read at an older revision of the facility is refused). Mixed into the registry view (admin.facilities.
+registry), so its endpoints are `facilities.overview`, `facilities.census`, `facilities.capacity`."""
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
-from flask_admin.contrib.sqla.filters import FilterEqual
-from flask_admin.model.template import EndpointLinkRowAction
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup, escape
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import HiddenField, StringField, TextAreaField
-from wtforms.validators import NumberRange
 
-from admin.base import (
-    ALL_RIGHTS,
-    READ,
-    VERSION_FIELD,
-    AdminForm,
-    ScopedAjaxLoader,
-    ScopedModelView,
-    filtered_list_url,
-    form_values,
-    unit_of_work,
-)
-from admin.formats import day_formatter, day_text, language, parse_day, percent_text
+from admin.base import AdminForm, filtered_list_url, unit_of_work
+from admin.formats import day_text, language, parse_day, percent_text
 from service.common.errors import DomainError
 from service.common.time import format_local, local_today
 from service.extensions import db
 from service.facilities import operations
 from service.facilities import queries as facility_queries
-from service.facilities.models import (
-    FACILITY_STATUSES,
-    FACILITY_TYPES,
-    MODALITIES,
-    MODALITY_UNITS,
-    CapacityChange,
-    Census,
-    Facility,
-    StaffingCondition,
-)
+from service.facilities.models import MODALITIES, MODALITY_UNITS, CapacityChange, Census
 from service.facilities.operations import FacilityConflict, FacilityError
 from service.facilities.queries import capacity_history, latest_censuses, places_on
 from service.flags.models import OPEN_STATUSES, SEVERITIES, Flag
-from service.training.models import QualificationType, RoleCategory
-from service.units.models import AdminUnit
 
-# The registry fields a facility manager may change on their own facility; the rest is the administrator's.
-MANAGER_FIELDS = ("address", "licence_number", "licence_date", "licence_issuer", "licence_expires_on")
 HISTORY_LIMIT = 100
 STATUS_BADGES = {"active": "success", "suspended": "warning", "closed": "secondary"}
-
-
-
-
-
 
 
 def open_flags(facility_id):
@@ -111,107 +72,8 @@ class _Unchanged(DomainError):
     """The form asks for what is already so: the unit of work keeps nothing."""
 
 
-# --- facilities ------------------------------------------------------------------------------------------------
-
-class FacilityView(ScopedModelView):
-    access = {
-        "admin": ALL_RIGHTS,
-        "facility_manager": {"list", "details", "edit"},
-        "data_steward": READ,
-        "training_coordinator": READ,
-    }
-    scope_clause = staticmethod(lambda scope: scope.facility_clause(Facility))
-    details_template = "admin/facility_details.html"
-    column_type_formatters = {**ScopedModelView.column_type_formatters, date: day_formatter}
-    column_type_formatters_detail = column_type_formatters
-    column_list = ("code", "name", "facility_type", "org_unit", "licence_number", "licence_expires_on", "status")
-    column_details_list = ("code", "name", "facility_type", "org_unit", "address", "licence_number", "licence_date",
-                           "licence_issuer", "licence_expires_on", "status", "closed_on")
-    column_export_list = ("code", "name", "facility_type", "org_unit.code", "org_unit.name", "address",
-                          "licence_number", "licence_date", "licence_issuer", "licence_expires_on", "status",
-                          "closed_on")
-    column_searchable_list = ("code", "name")
-    column_sortable_list = ("code", "name", "facility_type", ("org_unit", "org_unit.sort_name"), "licence_number",
-                            "licence_expires_on", "status")
-    column_filters = (FilterEqual(Facility.facility_type, _l("Facility type"), options=list(FACILITY_TYPES.items())),
-                      FilterEqual(Facility.status, _l("Status"), options=list(FACILITY_STATUSES.items())),
-                      "org_unit.code", "licence_expires_on")
-    column_default_sort = "code"
-    column_labels = {
-        "code": _l("Code"), "name": _l("Name"), "org_unit": _l("Org unit"), "address": _l("Address"),
-        "org_unit.code": _l("Unit code"), "org_unit.name": _l("Org unit"), "facility_type": _l("Facility type"),
-        "licence_number": _l("Licence number"), "licence_date": _l("Licence issued on"),
-        "licence_issuer": _l("Licence issued by"), "licence_expires_on": _l("Licence expires on"),
-        "status": _l("Status"), "closed_on": _l("Closed on"),
-    }
-    column_formatters = {
-        "facility_type": lambda v, c, m, n: m.type_label,
-        "status": lambda v, c, m, n: m.status_label,
-        "name": lambda v, c, m, n: Markup(f"<a href='{escape(url_for('.overview', facility_id=m.id))}'>"
-                                          f"{escape(m.name)}</a>"),
-    }
-    column_formatters_detail = {
-        "facility_type": lambda v, c, m, n: m.type_label,
-        "status": lambda v, c, m, n: m.status_label,
-    }
-    column_formatters_export = {"facility_type": lambda v, c, m, n: m.facility_type,
-                                "status": lambda v, c, m, n: m.status}
-    column_extra_row_actions = [
-        EndpointLinkRowAction("fa fa-tachometer-alt", ".overview", _l("Facility page"), id_arg="facility_id"),
-    ]
-    form_columns = ("code", "name", "facility_type", "org_unit", "address", "licence_number", "licence_date",
-                    "licence_issuer", "licence_expires_on", "status", "closed_on")
-    form_choices = {"facility_type": list(FACILITY_TYPES.items()), "status": list(FACILITY_STATUSES.items())}
-    form_ajax_refs = {
-        "org_unit": ScopedAjaxLoader("org_unit", AdminUnit, lambda scope: scope.unit_clause(AdminUnit),
-                                     fields=("code", "search_name"), order_by="sort_name", fold_term=True),
-    }
-    relation_scopes = {AdminUnit: lambda scope: scope.unit_clause(AdminUnit)}
-
-    def get_query(self):
-        return super().get_query().options(joinedload(Facility.org_unit))
-
-    def require(self, right):
-        if right not in self.rights():
-            abort(403)
-
-    def can_write(self):
-        return "edit" in self.rights()
-
-    # registry form ------------------------------------------------------------------------------------------
-    def edit_form(self, obj=None):
-        """A facility manager changes the address and the licence of their facility, nothing else."""
-        form = super().edit_form(obj)
-        if current_user.role != "admin":
-            kept = MANAGER_FIELDS + ("csrf_token", VERSION_FIELD)
-            for name in [field.name for field in form if field.name not in kept]:
-                delattr(form, name)
-        return form
-
-    def create_model(self, form):
-        """The registry's rules and the facility's checks are service.facilities.operations' (like the import)."""
-
-        def create():
-            values = form_values(form)
-            facility = operations.create_facility(values.pop("code"), **values)
-            self.check_in_scope(facility)
-            return facility
-
-        facility = self.run_operation("create", create)
-        if facility:
-            self.after_model_change(form, facility, True)
-        return facility
-
-    def update_model(self, form, model):
-        def update():
-            operations.update_facility(model, **form_values(form))
-            self.check_in_scope(model)
-            return True
-
-        done = self.run_operation("update", update)
-        if done:
-            self.after_model_change(form, model, False)
-        return done
+class FacilityPageMixin:
+    """The facility page of FacilityView (needs its get_one, rights, render and can_edit)."""
 
     # the facility page --------------------------------------------------------------------------------------
     def _facility(self, facility_id):
@@ -288,7 +150,7 @@ class FacilityView(ScopedModelView):
         if can_write and capacity_form is None:
             capacity_form = self._capacity_form(facility)
         html = self.render(
-            "admin/facility_page.html", facility=facility, capacity=capacity, latest=latest, occupancy=occupancy,
+            "admin/facilities/page.html", facility=facility, capacity=capacity, latest=latest, occupancy=occupancy,
             flags=open_flags(facility.id), censuses=censuses, corrected_by=corrected_by, changes=changes,
             census_form=census_form if can_write else None, capacity_form=capacity_form if can_write else None,
             correcting=correcting, modalities=MODALITIES, units=MODALITY_UNITS, severities=SEVERITIES,
@@ -378,84 +240,3 @@ class FacilityView(ScopedModelView):
         return redirect(url_for(".overview", facility_id=facility.id))
 
 
-# --- staffing conditions ---------------------------------------------------------------------------------------
-
-def _localized(item):
-    if item is None:
-        return ""
-    return item.name_en if language() == "en" else item.name_vi
-
-
-class StaffingConditionView(ScopedModelView):
-    """The staffing conditions of each facility type (Decree 116/2021): data an administrator keeps. A change
-    re-runs the checks of the facilities of that type."""
-
-    access = {"admin": ALL_RIGHTS, "data_steward": READ, "training_coordinator": READ, "facility_manager": READ}
-    scope_clause = staticmethod(lambda scope: true())
-    column_list = ("facility_type", "role_category", "qualification_type", "minimum", "severity", "basis")
-    column_details_list = column_list
-    column_export_list = ("facility_type", "role_category.code", "qualification_type.code", "minimum", "severity",
-                          "basis")
-    column_default_sort = [("facility_type", False), ("id", False)]
-    column_filters = (FilterEqual(StaffingCondition.facility_type, _l("Facility type"),
-                                  options=list(FACILITY_TYPES.items())),
-                      FilterEqual(StaffingCondition.severity, _l("Severity"), options=list(SEVERITIES.items())))
-    column_labels = {
-        "facility_type": _l("Facility type"), "role_category": _l("Role category"),
-        "role_category.code": _l("Role category"), "qualification_type": _l("Required qualification"),
-        "qualification_type.code": _l("Required qualification"), "minimum": _l("At least (people)"),
-        "severity": _l("Severity"), "basis": _l("Legal basis"),
-    }
-    column_descriptions = {
-        "qualification_type": _l("Empty: any active staff member of the role counts."),
-        "severity": _l("An error or a warning on the facility when the condition is not met."),
-    }
-    column_formatters = {
-        "facility_type": lambda v, c, m, n: m.type_label,
-        "role_category": lambda v, c, m, n: _localized(m.role_category),
-        "qualification_type": lambda v, c, m, n: _localized(m.qualification_type),
-        "severity": lambda v, c, m, n: SEVERITIES.get(m.severity, m.severity),
-    }
-    column_formatters_export = {"facility_type": lambda v, c, m, n: m.facility_type,
-                                "severity": lambda v, c, m, n: m.severity}
-    form_columns = ("facility_type", "role_category", "qualification_type", "minimum", "severity", "basis")
-    form_choices = {"facility_type": list(FACILITY_TYPES.items()), "severity": list(SEVERITIES.items())}
-    form_args = {"minimum": {"validators": [NumberRange(min=1, max=1000)]}}
-    relation_scopes = {RoleCategory: lambda scope: true(), QualificationType: lambda scope: true()}
-
-    def get_query(self):
-        return super().get_query().options(joinedload(StaffingCondition.role_category),
-                                           joinedload(StaffingCondition.qualification_type))
-
-    def create_model(self, form):
-        def create():
-            condition = operations.create_staffing_condition(**form_values(form))
-            self.check_in_scope(condition)
-            return condition
-
-        condition = self.run_operation("create", create)
-        if condition:
-            self.after_model_change(form, condition, True)
-        return condition
-
-    def update_model(self, form, model):
-        def update():
-            operations.update_staffing_condition(model, **form_values(form))
-            self.check_in_scope(model)
-            return True
-
-        done = self.run_operation("update", update)
-        if done:
-            self.after_model_change(form, model, False)
-        return done
-
-    def delete_model(self, model):
-        def delete():
-            self.on_model_delete(model)
-            operations.delete_staffing_condition(model)
-            return True
-
-        done = self.run_operation("delete", delete)
-        if done:
-            self.after_model_delete(model)
-        return done

@@ -20,7 +20,7 @@ class FacilityImportView(SecureView):
 
     @expose("/")
     def index(self):
-        return self.render("admin/facility_import.html", errors=None)
+        return self.render("admin/facilities/import.html", errors=None)
 
     @expose("/template.xlsx")
     def template(self):
@@ -39,7 +39,7 @@ class FacilityImportView(SecureView):
         if isinstance(work.error, FacilityImportError):
             flash(_("The file was not imported: %(count)s error(s). Nothing was stored.", count=len(work.error.errors)),
                   "error")
-            return self.render("admin/facility_import.html", errors=work.error.errors, filename=file.filename)
+            return self.render("admin/facilities/import.html", errors=work.error.errors, filename=file.filename)
         if work.error is not None and not isinstance(work.error, StaleDataError):
             flash(getattr(work.error, "message", None) or str(work.error), "error")
         return redirect(url_for(".index"))
