@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import true
 from wtforms.validators import NumberRange, Optional
 
-from admin.base import ALL_RIGHTS, READ, ScopedAjaxLoader, ScopedModelView, form_values
+from admin.base import ALL_RIGHTS, READ, ScopedAjaxLoader, ScopedModelView
 from admin.formats import day_formatter
 from service.aggregation import targets
 from service.aggregation.indicators import all_indicators, get_indicator
@@ -87,35 +87,6 @@ class IndicatorTargetView(ScopedModelView):
     }
     relation_scopes = {TrainingPlan: lambda scope: true(), AdminUnit: lambda scope: scope.unit_clause(AdminUnit)}
 
-    def create_model(self, form):
-        def create():
-            target = targets.create_target(**form_values(form))
-            self.check_in_scope(target)
-            return target
-
-        target = self.run_operation("create", create)
-        if target:
-            self.after_model_change(form, target, True)
-        return target
-
-    def update_model(self, form, model):
-        def update():
-            targets.update_target(model, **form_values(form))
-            self.check_in_scope(model)
-            return True
-
-        done = self.run_operation("update", update)
-        if done:
-            self.after_model_change(form, model, False)
-        return done
-
-    def delete_model(self, model):
-        def delete():
-            self.on_model_delete(model)
-            targets.delete_target(model)
-            return True
-
-        done = self.run_operation("delete", delete)
-        if done:
-            self.after_model_delete(model)
-        return done
+    create_record = staticmethod(targets.create_target)
+    update_record = staticmethod(targets.update_target)
+    delete_record = staticmethod(targets.delete_target)

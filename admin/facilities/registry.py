@@ -12,7 +12,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
 
-from admin.base import ALL_RIGHTS, READ, VERSION_FIELD, ScopedAjaxLoader, ScopedModelView, form_values
+from admin.base import ALL_RIGHTS, READ, VERSION_FIELD, ScopedAjaxLoader, ScopedModelView
 from admin.facilities.page import FacilityPageMixin
 from admin.formats import day_formatter
 from service.facilities import operations
@@ -98,28 +98,6 @@ class FacilityView(FacilityPageMixin, ScopedModelView):
                 delattr(form, name)
         return form
 
-    def create_model(self, form):
-        """The registry's rules and the facility's checks are service.facilities.operations' (like the import)."""
-
-        def create():
-            values = form_values(form)
-            facility = operations.create_facility(values.pop("code"), **values)
-            self.check_in_scope(facility)
-            return facility
-
-        facility = self.run_operation("create", create)
-        if facility:
-            self.after_model_change(form, facility, True)
-        return facility
-
-    def update_model(self, form, model):
-        def update():
-            operations.update_facility(model, **form_values(form))
-            self.check_in_scope(model)
-            return True
-
-        done = self.run_operation("update", update)
-        if done:
-            self.after_model_change(form, model, False)
-        return done
-
+    # The registry's rules and the facility's checks are service.facilities.operations' (like the import).
+    create_record = staticmethod(operations.create_facility)
+    update_record = staticmethod(operations.update_facility)

@@ -6,7 +6,7 @@ from sqlalchemy import true
 from sqlalchemy.orm import joinedload
 from wtforms.validators import NumberRange
 
-from admin.base import ALL_RIGHTS, READ, ScopedModelView, form_values
+from admin.base import ALL_RIGHTS, READ, ScopedModelView
 from admin.formats import language
 from service.facilities import operations
 from service.facilities.models import FACILITY_TYPES, StaffingCondition
@@ -61,35 +61,6 @@ class StaffingConditionView(ScopedModelView):
         return super().get_query().options(joinedload(StaffingCondition.role_category),
                                            joinedload(StaffingCondition.qualification_type))
 
-    def create_model(self, form):
-        def create():
-            condition = operations.create_staffing_condition(**form_values(form))
-            self.check_in_scope(condition)
-            return condition
-
-        condition = self.run_operation("create", create)
-        if condition:
-            self.after_model_change(form, condition, True)
-        return condition
-
-    def update_model(self, form, model):
-        def update():
-            operations.update_staffing_condition(model, **form_values(form))
-            self.check_in_scope(model)
-            return True
-
-        done = self.run_operation("update", update)
-        if done:
-            self.after_model_change(form, model, False)
-        return done
-
-    def delete_model(self, model):
-        def delete():
-            self.on_model_delete(model)
-            operations.delete_staffing_condition(model)
-            return True
-
-        done = self.run_operation("delete", delete)
-        if done:
-            self.after_model_delete(model)
-        return done
+    create_record = staticmethod(operations.create_staffing_condition)
+    update_record = staticmethod(operations.update_staffing_condition)
+    delete_record = staticmethod(operations.delete_staffing_condition)

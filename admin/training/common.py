@@ -8,14 +8,13 @@ clauses are in service.training.queries).
 import logging
 from datetime import date
 
-from flask import abort, flash
-from flask_admin.babel import gettext as admin_gettext
+from flask import abort
 from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select, true
 
-from admin.base import READ, ScopedAjaxLoader, ScopedModelView, unit_of_work
+from admin.base import READ, ScopedAjaxLoader, ScopedModelView
 from admin.formats import day_formatter, day_text, language
 from service.extensions import db
 from service.training.models import EMPLOYMENT, TOPICS, Course, QualificationType, RoleCategory, StaffMember
@@ -157,60 +156,6 @@ class TrainingModelView(ScopedModelView):
         kwargs.setdefault("day_text", day_text)
         kwargs.setdefault("localized", localized)
         return super().render(template, **kwargs)
-
-    # Form wiring: a save runs the view's operation (service.training.operations) in one unit of work. Each
-    # view names them: `create_record(**fields)`, `update_record(model, **fields)`, `delete_record(model)`, the
-    # fields being the form's `form_columns`.
-    create_record = update_record = delete_record = None
-
-    def form_fields(self, form):
-        return {name: getattr(form, name).data for name in self.form_columns}
-
-    def _save(self, change, failure):
-        """The change in one unit of work: a refusal (domain, form, stale row) is flashed by unit_of_work; anything
-        else gets Flask-Admin's own handling (an integrity error's message, or `failure`). False when not saved."""
-        try:
-            with unit_of_work() as work:
-                work.result = change()
-        except Exception as exc:  # unit_of_work has rolled it back
-            if not self.handle_view_exception(exc):
-                flash(admin_gettext(failure, error=str(exc)), "error")
-                log.exception(failure.split(".")[0])
-            return False
-        return work.result if work.ok else False
-
-    def create_model(self, form):
-        def create():
-            model = self.create_record(**self.form_fields(form))
-            self._on_model_change(form, model, True)  # the row must be in the user's scope
-            return model
-
-        model = self._save(create, "Failed to create record. %(error)s")
-        if model is not False:
-            self.after_model_change(form, model, True)
-        return model
-
-    def update_model(self, form, model):
-        def update():
-            self.update_record(model, **self.form_fields(form))
-            self._on_model_change(form, model, False)
-            return True
-
-        if self._save(update, "Failed to update record. %(error)s") is False:
-            return False
-        self.after_model_change(form, model, False)
-        return True
-
-    def delete_model(self, model):
-        def delete():
-            self.on_model_delete(model)
-            self.delete_record(model)
-            return True
-
-        if self._save(delete, "Failed to delete record. %(error)s") is False:
-            return False
-        self.after_model_delete(model)
-        return True
 
 
 def staff_loader(name):
