@@ -74,7 +74,7 @@ class ReportEntryView(SecureView):
                 return redirect(url_for(".history", form=form.code, period=period.code, commune=unit.code))
             errors = {item["field"]: item.get("message", "") for item in getattr(work.error, "details", ())
                       if "field" in item}
-        return self.render("admin/report_entry.html", form=form, period=period, unit=unit, communes=communes,
+        return self.render("admin/submissions/report_entry.html", form=form, period=period, unit=unit, communes=communes,
                            many=len(communes) > MAX_SELECT_COMMUNES, raw=raw, errors=errors, previous=previous,
                            current=current, lock=lock, period_choices=period_choices(form), forms=all_forms(),
                            due=form.due_date(period, operations.province_of(unit)) if unit else None,
@@ -112,7 +112,7 @@ class ReportEntryView(SecureView):
         flash(_("The file was not imported: %(count)s error(s). Nothing was stored.", count=len(upload.errors)),
               "error")
         communes = queries.communes_under(current_scope(), None, period.edition)
-        return self.render("admin/report_entry.html", form=form, period=period, unit=None, communes=communes,
+        return self.render("admin/submissions/report_entry.html", form=form, period=period, unit=None, communes=communes,
                            many=len(communes) > MAX_SELECT_COMMUNES, raw={}, errors={}, previous=None,
                            current=None, lock=None, period_choices=period_choices(form), forms=all_forms(),
                            due=None, upload=upload, upload_lines=upload.errors, verdicts=None)
@@ -126,7 +126,7 @@ class ReportEntryView(SecureView):
                                   ).scalar_one_or_none()
         current_scope().require_unit(unit)
         versions = queries.history(form.code, period.code, unit)
-        return self.render("admin/report_history.html", form=form, period=period, unit=unit, versions=versions,
+        return self.render("admin/submissions/report_history.html", form=form, period=period, unit=unit, versions=versions,
                            changes={v.id: operations.changes(v) for v in versions},
                            flags=flags_of_report(form.code, period.code, unit.id))
 
@@ -160,7 +160,7 @@ class CompletenessView(SecureView):
         status = request.args.get("status")
         rows = [row for row in report.rows if not status or row.status == status]
         page, pages, first = requested_page(len(rows), COMPLETENESS_PAGE)
-        return self.render("admin/completeness.html", form=form, period=period, parent=parent, report=report,
+        return self.render("admin/submissions/completeness.html", form=form, period=period, parent=parent, report=report,
                            rows=rows[first:first + COMPLETENESS_PAGE], matching=len(rows),
                            page=page, pages=pages, status=status, units=units, period_choices=period_choices(form),
                            forms=all_forms())

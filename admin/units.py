@@ -46,7 +46,7 @@ class UnitBrowserView(SecureView):
         totals = dict(db.session.execute(
             select(AdminUnit.level, db.func.count()).where(AdminUnit.edition == edition).group_by(AdminUnit.level)
         ).all())
-        return self.render("admin/unit_browser.html", edition=edition, editions=EDITIONS, units=units,
+        return self.render("admin/units/browser.html", edition=edition, editions=EDITIONS, units=units,
                            counts=counts, parent=parent, crumbs=crumbs, term=term, totals=totals,
                            level_names=LEVEL_NAMES)
 

@@ -120,7 +120,7 @@ class FlagView(ScopedModelView):
     access = {"admin": READ | {"edit"}, "data_steward": READ | {"edit"}, "commune_reporter": {"list", "details"},
               "facility_manager": {"list", "details"}}
     scope_clause = staticmethod(lambda scope: scope.flag_clause(Flag))
-    details_template = "admin/flag_details.html"
+    details_template = "admin/validation/flag_details.html"
     column_list = ("period", "org_unit", "facility", "rule", "severity", "status", "message_vi", "observed",
                    "updated_at")
     column_details_list = ("subject", "period", "form_code", "org_unit", "facility", "rule", "severity", "status",
@@ -210,7 +210,7 @@ class FlagView(ScopedModelView):
                     operations.accept_flag(current_user, flag, request.form.get("reason"))
             if work.ok:
                 return redirect(url_for(".index_view"))
-        return self.render("admin/flag_accept_many.html", flags=flags, ids=",".join(map(str, ids)))
+        return self.render("admin/validation/flag_accept_many.html", flags=flags, ids=",".join(map(str, ids)))
 
 
 class ValidationRunView(ScopedModelView):
@@ -239,7 +239,7 @@ class ValidationRunView(ScopedModelView):
     def report(self, run_id):
         run = db.session.get(ValidationRun, run_id) or abort(404)
         scope = current_scope()
-        return self.render("admin/validation_run.html", run=run, report=queries.run_report(run, scope),
+        return self.render("admin/validation/run.html", run=run, report=queries.run_report(run, scope),
                            docs_allowed=queries.run_within_scope(run, scope), severities=SEVERITIES)
 
     @expose("/docs/<int:run_id>/<period>")
