@@ -19,7 +19,7 @@ import zipfile
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import func, inspect, select
 
 from service.extensions import db as _db
@@ -27,6 +27,7 @@ from service.facilities.models import Facility
 from service.submissions.models import Submission, Upload
 from service.training.models import Attendance, Certificate, StaffMember
 from tests.conftest import csrf_token_from, row_version_from
+from tests.files import workbook_bytes
 from tests.hostile import ESCAPED, FORM, PERIOD, RAW_TAGS, build_world, model_views
 from tests.test_access import admin_get_urls, rows_of
 
@@ -240,15 +241,6 @@ def test_every_export_neutralises_formula_cells(app, client, login, sides, make_
 
 
 # --- uploads ------------------------------------------------------------------------------------------------
-
-
-def workbook_bytes(rows):
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def zip_with(parts, compress=zipfile.ZIP_DEFLATED):

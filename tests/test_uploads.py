@@ -2,24 +2,13 @@
 every encoding and delimiter, the name checked against the content, and the cells read the same way by every
 import. The imports' own tests (test_submissions_import, test_facilities_import, test_training*) and
 test_input.py exercise the ZIP / XML defences through each entry path."""
-import io
 from datetime import date, datetime
 
 import pytest
-from openpyxl import Workbook
 
 from service.common.errors import DomainError
 from service.common.uploads import UploadError, cell_count, cell_date, cell_text, raw_table, row_error
-from tests.files import cp1258
-
-
-def workbook_bytes(rows):
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+from tests.files import cp1258, workbook_bytes
 
 
 def test_an_upload_error_is_a_domain_error_with_its_lines():
