@@ -23,6 +23,7 @@ from service.submissions import imports, operations, queries
 from service.submissions.checks import check_values
 from service.submissions.models import Reminder, Submission, Upload
 from service.units.models import AdminUnit
+from service.units.queries import unit_by_code
 
 MAX_SELECT_COMMUNES = 400
 
@@ -74,11 +75,12 @@ class ReportEntryView(SecureView):
                 return redirect(url_for(".history", form=form.code, period=period.code, commune=unit.code))
             errors = {item["field"]: item.get("message", "") for item in getattr(work.error, "details", ())
                       if "field" in item}
-        return self.render("admin/submissions/report_entry.html", form=form, period=period, unit=unit, communes=communes,
-                           many=len(communes) > MAX_SELECT_COMMUNES, raw=raw, errors=errors, previous=previous,
-                           current=current, lock=lock, period_choices=period_choices(form), forms=all_forms(),
-                           due=form.due_date(period, operations.province_of(unit)) if unit else None,
-                           upload=None, upload_lines=[], verdicts=verdicts)
+        return self.render(
+            "admin/submissions/report_entry.html", form=form, period=period, unit=unit, communes=communes,
+            many=len(communes) > MAX_SELECT_COMMUNES, raw=raw, errors=errors, previous=previous,
+            current=current, lock=lock, period_choices=period_choices(form), forms=all_forms(),
+            due=form.due_date(period, operations.province_of(unit)) if unit else None,
+            upload=None, upload_lines=[], verdicts=verdicts)
 
     @expose("/template.xlsx")
     def template(self):
@@ -112,23 +114,23 @@ class ReportEntryView(SecureView):
         flash(_("The file was not imported: %(count)s error(s). Nothing was stored.", count=len(upload.errors)),
               "error")
         communes = queries.communes_under(current_scope(), None, period.edition)
-        return self.render("admin/submissions/report_entry.html", form=form, period=period, unit=None, communes=communes,
-                           many=len(communes) > MAX_SELECT_COMMUNES, raw={}, errors={}, previous=None,
-                           current=None, lock=None, period_choices=period_choices(form), forms=all_forms(),
-                           due=None, upload=upload, upload_lines=upload.errors, verdicts=None)
+        return self.render(
+            "admin/submissions/report_entry.html", form=form, period=period, unit=None, communes=communes,
+            many=len(communes) > MAX_SELECT_COMMUNES, raw={}, errors={}, previous=None,
+            current=None, lock=None, period_choices=period_choices(form), forms=all_forms(),
+            due=None, upload=upload, upload_lines=upload.errors, verdicts=None)
 
     @expose("/history/")
     def history(self):
         form = chosen_form()
         period = chosen_period(form)
-        unit = db.session.execute(select(AdminUnit).where(AdminUnit.edition == period.edition,
-                                                          AdminUnit.code == request.args.get("commune", ""))
-                                  ).scalar_one_or_none()
+        unit = unit_by_code(request.args.get("commune"), period.edition)
         current_scope().require_unit(unit)
         versions = queries.history(form.code, period.code, unit)
-        return self.render("admin/submissions/report_history.html", form=form, period=period, unit=unit, versions=versions,
-                           changes={v.id: operations.changes(v) for v in versions},
-                           flags=flags_of_report(form.code, period.code, unit.id))
+        return self.render(
+            "admin/submissions/report_history.html", form=form, period=period, unit=unit, versions=versions,
+            changes={v.id: operations.changes(v) for v in versions},
+            flags=flags_of_report(form.code, period.code, unit.id))
 
 
 COMPLETENESS_PAGE = 200  # communes per page (the country has 3,321; the summaries above count them all)
@@ -146,9 +148,7 @@ class CompletenessView(SecureView):
         scope = current_scope()
         parent = None
         if request.args.get("unit"):
-            parent = db.session.execute(select(AdminUnit).where(AdminUnit.edition == period.edition,
-                                                                AdminUnit.code == request.args["unit"])
-                                        ).scalar_one_or_none()
+            parent = unit_by_code(request.args["unit"], period.edition)
             scope.require_unit(parent)
         elif scope.unit is not None and scope.unit.edition == period.edition:
             parent = scope.unit
@@ -160,10 +160,11 @@ class CompletenessView(SecureView):
         status = request.args.get("status")
         rows = [row for row in report.rows if not status or row.status == status]
         page, pages, first = requested_page(len(rows), COMPLETENESS_PAGE)
-        return self.render("admin/submissions/completeness.html", form=form, period=period, parent=parent, report=report,
-                           rows=rows[first:first + COMPLETENESS_PAGE], matching=len(rows),
-                           page=page, pages=pages, status=status, units=units, period_choices=period_choices(form),
-                           forms=all_forms())
+        return self.render(
+            "admin/submissions/completeness.html", form=form, period=period, parent=parent, report=report,
+            rows=rows[first:first + COMPLETENESS_PAGE], matching=len(rows),
+            page=page, pages=pages, status=status, units=units, period_choices=period_choices(form),
+            forms=all_forms())
 
 
 def _submission_scope(scope):

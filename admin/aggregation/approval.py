@@ -16,6 +16,7 @@ from service.approval import queries as approval_queries
 from service.extensions import db
 from service.forms.registry import all_forms
 from service.units.models import AdminUnit
+from service.units.queries import unit_by_code
 
 
 class ApprovalView(SecureView):
@@ -28,9 +29,9 @@ class ApprovalView(SecureView):
         period = chosen_period(form, default="reported", scope=scope)
         parent = None
         if request.values.get("unit"):
-            parent = db.session.execute(select(AdminUnit).where(
-                AdminUnit.edition == period.edition, AdminUnit.code == request.values["unit"],
-                AdminUnit.level != "commune")).scalar_one_or_none()
+            parent = unit_by_code(request.values["unit"], period.edition)
+            if parent is not None and parent.level == "commune":  # periods are approved by district or province
+                parent = None
             scope.require_unit(parent)
         return form, period, scope, parent
 

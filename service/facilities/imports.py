@@ -33,6 +33,7 @@ from service.facilities.models import FACILITY_STATUSES, FACILITY_TYPES, MODALIT
 from service.facilities.operations import FacilityError, create_facility, set_capacity, update_facility
 from service.facilities.queries import capacity_on
 from service.units.models import EDITIONS, AdminUnit
+from service.units.queries import unit_by_code
 
 CAPACITY_COLUMNS = {f"capacity_{modality}": modality for modality in MODALITIES}
 COLUMNS = ["code", "name", "facility_type", "unit_code", "edition", "address", "licence_number", "licence_date",
@@ -186,7 +187,7 @@ def read_rows(data, filename=None):
 
 
 def _find_unit(code, edition):
-    unit = db.session.scalar(select(AdminUnit).where(AdminUnit.edition == edition, AdminUnit.code == code))
+    unit = unit_by_code(code, edition)
     if unit is not None or not (code.isascii() and code.isdigit()):
         return unit
     # Excel drops the leading zeros of a code it took for a number: try the widths of the official codes

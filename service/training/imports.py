@@ -16,7 +16,7 @@ from service.common.uploads import UploadError, cell_date, cell_text, raw_table,
 from service.extensions import db
 from service.training import operations
 from service.training.models import Attendance, Course, RoleCategory, StaffMember
-from service.units.models import AdminUnit
+from service.units.queries import unit_by_code
 
 KINDS = {
     "staff": ["staff_code", "full_name", "date_of_birth", "sex", "role", "unit_code", "facility_code", "position",
@@ -122,8 +122,7 @@ def import_staff(scope, data, filename=None):
             error("role", _("unknown role category %(code)s.", code=cell_text(raw.get("role"))))
         unit = None
         if cell_text(raw.get("unit_code")):
-            unit = db.session.scalars(select(AdminUnit).where(AdminUnit.code == cell_text(raw.get("unit_code")))
-                                      .order_by(AdminUnit.edition.desc())).first()
+            unit = unit_by_code(cell_text(raw.get("unit_code")), fallback=True)
             if unit is None:
                 error("unit_code", _("unknown unit code %(code)s.", code=cell_text(raw.get("unit_code"))))
             elif not scope.contains_unit(unit):
