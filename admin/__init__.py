@@ -8,6 +8,7 @@ from admin.aggregation import ApprovalView, DashboardView, PeriodReportView
 from admin.facilities import CapacityReportView, FacilityImportView, FacilityView, StaffingConditionView
 from admin.home import HomeView
 from admin.indicator_targets import IndicatorTargetView
+from admin.links import filtered_list_url
 from admin.submissions import CompletenessView, ReminderView, ReportEntryView, SubmissionView, UploadView
 from admin.training import (
     AttainmentView,
@@ -109,7 +110,5 @@ def init_admin(app):
     admin.add_view(UserView(User, name=_l("Users"), category=system, endpoint="users"))
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit trail"), category=system, endpoint="audit"))
     admin.init_app(app)
-    from admin.base import filtered_list_url
-
     app.jinja_env.globals["filtered_list_url"] = filtered_list_url
     return admin

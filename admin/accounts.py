@@ -7,7 +7,8 @@ from sqlalchemy import false, true
 from wtforms import PasswordField
 from wtforms.validators import Optional, Regexp, ValidationError
 
-from admin.base import READ, ScopedAjaxLoader, ScopedModelView, current_scope, unit_of_work
+from admin.base import READ, ScopedAjaxLoader, ScopedModelView, current_scope
+from admin.changes import unit_of_work
 from service.accounts.models import ROLES, User
 from service.accounts.operations import AccountError, create_user, issue_token, update_user
 from service.facilities.models import Facility

@@ -8,15 +8,13 @@
   out-of-scope id is a 404; relation dropdowns and ajax lookups are scoped the same way. The edit form of a
   row-versioned model (service.common.versioning) carries the version it was read at: saving over a newer version
   (someone else saved in between) is refused with a conflict message, the form kept and nothing written.
-- `unit_of_work`: every change of state made from an admin page runs in one: the area's operation, one commit,
-  and on a domain refusal (service.common.errors.DomainError) or a stale row a rollback and the message flashed;
-  `view_for(endpoint)` finds a registered view without reaching into Flask-Admin's internals.
+- A view whose rows change through its area's operations names them (`create_record`, `update_record`,
+  `delete_record`); each runs in one admin.changes.unit_of_work.
 - Exports: a view of personal data (`personal_data = True`) is exported only by `PERSONAL_DATA_EXPORTERS`; an
   export larger than `EXPORT_MAX_ROWS` is refused with a message (never silently cut); text cells a
   spreadsheet would run as a formula are neutralised.
 """
 from datetime import datetime
-from types import SimpleNamespace
 
 from flask import abort, current_app, flash, g, has_request_context, redirect, request, url_for
 from flask_admin import BaseView, expose
@@ -36,8 +34,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields import HiddenField
 from wtforms.validators import ValidationError
 
+from admin.changes import edit_conflict_message, unit_of_work
 from service.accounts.scope import Scope
-from service.common.errors import DomainError
 from service.common.export import neutralise
 from service.common.text import fold
 from service.common.time import format_local
@@ -145,74 +143,12 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return getattr(model, self.pk), label
 
 
-class unit_of_work:  # noqa: N801 - used as a statement: `with unit_of_work(...) as work:`
-    """The changes made in the block committed together; a refusal rolls them back and flashes its message.
-
-        with unit_of_work(_("Saved.")) as work:
-            operations.change(...)
-        if work.ok:
-            return redirect(...)
-
-    On a DomainError (or a form's ValidationError) the error is kept in `work.error` and its message flashed; on
-    a row someone else saved in between (StaleDataError) the conflict message; any other exception is rolled
-    back and raised. `success` is flashed after the commit (a text, or a function of the block's `work.result`).
-    """
-
-    def __init__(self, success=None, flash_error=True):
-        self.success, self.flash_error = success, flash_error
-        self.ok, self.error, self.result = False, None, None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, traceback):
-        if kind is None:
-            try:
-                db.session.commit()
-            except StaleDataError as stale:
-                return self.__exit__(StaleDataError, stale, None)
-            self.ok = True
-            message = self.success(self.result) if callable(self.success) else self.success
-            if message:
-                flash(message, "success")
-            return False
-        db.session.rollback()
-        if issubclass(kind, StaleDataError):
-            self.error = exc
-            flash(edit_conflict_message(), "error")
-            return True
-        if issubclass(kind, (DomainError, ValidationError)):
-            self.error = exc
-            if self.flash_error:
-                flash(getattr(exc, "message", None) or str(exc), "error")
-            return True
-        return False
-
-
-def form_values(form):
-    """What the form would write on a row (Flask-Admin's populate_obj), as {attribute: value} for an operation."""
-    values = SimpleNamespace()
-    form.populate_obj(values)
-    return vars(values)
-
-
-def view_for(endpoint):
-    """The registered admin view of an endpoint ("flags", "staff", …), or None."""
-    admin = current_app.extensions["admin"][0]
-    return next((view for view in admin._views if getattr(view, "endpoint", None) == endpoint), None)
-
-
 def _local_datetime(view, value, name=None):
     return format_local(value)
 
 
 # The hidden field of an edit form holding the row version the form was read at.
 VERSION_FIELD = "row_version_seen"
-
-
-def edit_conflict_message():
-    return _("This record was changed by someone else after you opened it; nothing was saved. Reload the page to "
-             "see their changes, then make yours again.")
 
 
 class VersionField(HiddenField):
@@ -451,26 +387,3 @@ class ScopedModelView(RoleAccessMixin, ModelView):
         pk = getattr(self.model, self._primary_key)
         if not self.get_query().filter(pk == getattr(model, self._primary_key)).first():
             raise ValidationError(_l("This record would be outside your scope."))
-
-
-def filtered_list_url(endpoint, **equals):
-    """URL of a Flask-Admin list with "equals" filters on columns, e.g. filtered_list_url("flags", rule="C01").
-
-    Flask-Admin names filters by position (flt0_<n>) and the position depends on the view's filter list, so
-    links are built from the live view instead of hard-coded numbers. A key "table.column" picks a column of a
-    related table (org_unit.code)."""
-    from flask_admin.contrib.sqla.filters import FilterEqual
-
-    view = view_for(endpoint)
-    if view._filters is None:
-        view._refresh_filters_cache()
-    args = {}
-    for position, (key, value) in enumerate(equals.items()):
-        table, _, column = key.rpartition(".")
-        for index, item in enumerate(view._filters or []):
-            target = getattr(item, "column", None)
-            if isinstance(item, FilterEqual) and getattr(target, "key", None) == column and (
-                    not table or target.table.name == view.model.__mapper__.relationships[table].target.name):
-                args[f"flt{position}_{index}"] = value
-                break
-    return url_for(f"{endpoint}.index_view", **args)

@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from admin.base import AdminForm, current_scope, filtered_list_url, unit_of_work
+from admin.base import AdminForm, current_scope
+from admin.changes import unit_of_work
+from admin.links import filtered_list_url
 from service.accounts.operations import authenticate
 from service.accounts.scope import Scope
 from service.audit.operations import act_as, record

@@ -10,7 +10,8 @@ from flask_login import current_user
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import joinedload
 
-from admin.base import READ, ScopedModelView, SecureView, current_scope, unit_of_work
+from admin.base import READ, ScopedModelView, SecureView, current_scope
+from admin.changes import unit_of_work
 from admin.formats import requested_page
 from admin.pickers import chosen_form, chosen_period, period_choices
 from service.accounts.models import User

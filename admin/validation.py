@@ -13,7 +13,8 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import select, true
 
-from admin.base import READ, ScopedModelView, current_scope, unit_of_work
+from admin.base import READ, ScopedModelView, current_scope
+from admin.changes import unit_of_work
 from service.common.urls import safe_next
 from service.extensions import db
 from service.facilities.models import MODALITIES

@@ -258,7 +258,7 @@ def test_a_person_whose_end_date_is_before_the_start_is_refused_on_create_and_on
 
 
 def test_the_list_filters_by_role_category_and_unit_code(client, login, world, db):
-    from admin.base import filtered_list_url
+    from admin.links import filtered_list_url
 
     login(world.coordinator)
     with client.application.test_request_context():

@@ -7,7 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from admin.base import SecureView, current_scope, unit_of_work
+from admin.base import SecureView, current_scope
+from admin.changes import unit_of_work
 from admin.pickers import chosen_form, chosen_period, period_choices
 from service.aggregation.approvals import approval_status
 from service.aggregation.queries import aggregate_unit

@@ -8,9 +8,10 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from admin.base import SecureView, current_scope, view_for
+from admin.base import SecureView, current_scope
 from admin.facilities.report import CHART_CAP, chart_data, province_label
 from admin.formats import day_text, language, percent_text
+from admin.links import view_for
 from admin.pickers import DEFAULT_FORM, chosen_period, period_choices
 from admin.training.common import localized
 from service.aggregation import dashboard

@@ -8,8 +8,9 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from admin.base import SecureView, current_scope, view_for
+from admin.base import SecureView, current_scope
 from admin.formats import day_text, language, percent_text
+from admin.links import view_for
 from admin.pickers import chosen_form, chosen_period, period_choices
 from service.aggregation.queries import aggregate, approved_unit_ids
 from service.aggregation.reports import (

@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from admin.base import SecureView, current_scope, unit_of_work
+from admin.base import SecureView, current_scope
+from admin.changes import unit_of_work
 from service.facilities.imports import FacilityImportError, import_facilities
 from service.facilities.imports import template as import_template
 

@@ -1,5 +1,5 @@
 """A facility's own page: its capacity, the latest census and its occupancy, its open flags, the history of
-both, and the census and capacity forms (service.facilities.operations, each in one admin.base.unit_of_work; a
+both, and the census and capacity forms (service.facilities.operations, each in one admin.changes.unit_of_work; a
 form read at an older revision of the facility is refused). Mixed into the registry view (admin.facilities.
 registry), so its endpoints are `facilities.overview`, `facilities.census`, `facilities.capacity`."""
 from flask import abort, flash, redirect, request, url_for
@@ -11,8 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import HiddenField, StringField, TextAreaField
 
-from admin.base import AdminForm, filtered_list_url, unit_of_work
+from admin.base import AdminForm
+from admin.changes import unit_of_work
 from admin.formats import day_text, language, parse_day, percent_text
+from admin.links import filtered_list_url
 from service.common.errors import DomainError
 from service.common.time import format_local, local_today
 from service.extensions import db

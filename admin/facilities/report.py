@@ -6,8 +6,9 @@ from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 
-from admin.base import SecureView, current_scope, view_for
+from admin.base import SecureView, current_scope
 from admin.formats import day_text, language, percent_text, requested_day, requested_page
+from admin.links import view_for
 from service.common import figures
 from service.common.export import CSV_MIMETYPE, XLSX_MIMETYPE, csv_bytes, xlsx_bytes
 from service.common.time import format_local

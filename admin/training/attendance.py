@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 from sqlalchemy import case, false, select
 from sqlalchemy.orm import joinedload
 
-from admin.base import current_scope, unit_of_work
+from admin.base import current_scope
+from admin.changes import unit_of_work
 from admin.training.common import localized
 from service.extensions import db
 from service.training import operations, queries

@@ -13,7 +13,9 @@ from sqlalchemy.orm import joinedload
 from wtforms import StringField
 from wtforms.validators import Optional
 
-from admin.base import READ, unit_of_work, view_for
+from admin.base import READ
+from admin.changes import unit_of_work
+from admin.links import view_for
 from admin.training.common import (
     COMMON_LABELS,
     COORDINATORS,

@@ -5,7 +5,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from admin.base import current_scope, unit_of_work
+from admin.base import current_scope
+from admin.changes import unit_of_work
 from admin.training.common import COORDINATORS
 from service.extensions import db
 from service.training import operations

@@ -8,7 +8,8 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from admin.base import SecureView, current_scope, unit_of_work
+from admin.base import SecureView, current_scope
+from admin.changes import unit_of_work
 from service.common.errors import DomainError
 from service.extensions import db
 from service.training.imports import KINDS, TrainingImportError, import_attendance, import_certificates, import_staff

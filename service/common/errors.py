@@ -4,7 +4,7 @@ traceback.
 - `DomainError`: the base of every refusal a domain area raises (a report out of scope, a file with bad rows, a
   period already approved…): a Vietnamese `message`, `details` (one dict per field or row: `row`, `column`,
   `field`, `message`), an HTTP `status` and a machine `code`. Each edge translates it in one place: the API and
-  the web pages here (`register_database_errors`), the admin in `admin.base.unit_of_work`, the CLI in
+  the web pages here (`register_database_errors`), the admin in `admin.changes.unit_of_work`, the CLI in
   `cli_transaction`. Subclasses only name their default `code` / `status` and, where useful, their constructor.
 
 - The database is unreachable or dropped the connection (a PostgreSQL restart, a terminated backend, a failover):
