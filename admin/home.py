@@ -21,7 +21,7 @@ from service.common.time import local_today
 from service.common.urls import safe_next
 from service.extensions import db
 from service.flags.models import Flag
-from service.flags.queries import count_holding_back, count_open, open_flags_for_unit
+from service.flags.queries import count_holding_back, count_open, open_report_flags
 from service.forms.registry import all_forms
 from service.submissions.models import Reminder
 from service.submissions.queries import owed_periods
@@ -57,7 +57,7 @@ def _flag_items(user):
     language = str(get_locale() or "vi")[:2]
     return [_flag_item(flag, _("%(period)s · %(rule)s: %(message)s", period=flag.period, rule=flag.rule,
                                 message=flag.message(language)))
-            for flag in open_flags_for_unit(unit.id)]
+            for flag in open_report_flags(unit.id)]
 
 
 def _report_items(user):

@@ -179,3 +179,47 @@ def test_report_pages_are_scoped(client, login, world, db):
     assert world.commune_a1.code in export and world.other_commune.code not in export
     assert client.get(f"/admin/completeness/?period=2024Q4&unit={world.other_district.code}").status_code == 404
     assert client.get(f"/admin/report/history/?period=2024Q4&commune={world.other_commune.code}").status_code == 404
+
+
+# --- a facility's flags are not the commune reporter's -------------------------------------------------------
+
+def _flag(db, **columns):
+    from service.flags.models import Flag
+
+    values = {"severity": "warning", "status": "open", "message_en": "Warning", "observed": {}, "values_hash": "h"}
+    flag = Flag(**{**values, **columns})
+    db.session.add(flag)
+    db.session.flush()
+    return flag
+
+
+def test_a_commune_reporter_sees_and_answers_only_the_flags_of_the_communes_reports(client, login, world, db,
+                                                                                   make_user):
+    """A facility registered in the reporter's commune: its capacity flags belong to its manager and the
+    stewards; the reporter's home page, flag list, flag page, answer routes and the API show report flags only."""
+    reporter = make_user("commune_reporter", scope=world.commune_a1)
+    report_flag = _flag(db, subject="report", org_unit_id=world.commune_a1.id, form_code="commune_rehab",
+                        period="2025Q3", rule="C01", message_vi="Cảnh báo của báo cáo xã")
+    facility_flag = _flag(db, subject="facility", facility_id=world.inside.id, org_unit_id=world.commune_a1.id,
+                          rule="F01", message_vi="Cảnh báo công suất của cơ sở")
+    steward_scope, reporter_scope = Scope(world.steward), Scope(reporter)
+    assert steward_scope.contains_flag(facility_flag) and reporter_scope.contains_flag(report_flag)
+    assert not reporter_scope.contains_flag(facility_flag)
+
+    login(reporter)
+    home = client.get("/admin/").text
+    assert "Cảnh báo của báo cáo xã" in home and "Cảnh báo công suất của cơ sở" not in home
+    listing = client.get("/admin/flags/").text
+    assert f"id={report_flag.id}&" in listing and f"id={facility_flag.id}&" not in listing
+    assert client.get(f"/admin/flags/details/?id={facility_flag.id}").status_code == 404
+    token = csrf_token_from(client.get(f"/admin/flags/details/?id={report_flag.id}").text)
+    response = client.post(f"/admin/flags/explain/{facility_flag.id}", data={"explanation": "Không phải của xã",
+                                                                              "csrf_token": token})
+    assert response.status_code == 404
+    db.session.refresh(facility_flag)
+    assert facility_flag.status == "open" and facility_flag.explanation in (None, "")
+
+    api = client.get("/api/v1/flags", headers={"Authorization": f"Bearer {issue_token(reporter)}"}).get_json()
+    assert {item["id"] for item in api["items"]} == {report_flag.id}
+    steward_api = client.get("/api/v1/flags", headers={"Authorization": f"Bearer {issue_token(world.steward)}"})
+    assert {report_flag.id, facility_flag.id} <= {item["id"] for item in steward_api.get_json()["items"]}

@@ -129,14 +129,20 @@ class Scope:
     # --- flags -------------------------------------------------------------------------------------------
     def flag_clause(self, flag_model):
         """Flags a user may see: a facility manager those of their facility (its checks and its staff's
-        credentials), everyone else those of their units."""
+        credentials), a commune reporter those of their commune's reports (a facility registered in the commune
+        is its manager's and the stewards' business, not the reporter's), everyone else those of their units."""
         if self.user is not None and self.user.role == "facility_manager":
             return flag_model.facility_id == self.facility_id if self.facility_id is not None else false()
-        return self.units_column_clause(flag_model.org_unit_id)
+        clause = self.units_column_clause(flag_model.org_unit_id)
+        if self.user is not None and self.user.role == "commune_reporter":
+            return and_(clause, flag_model.subject == "report")
+        return clause
 
     def contains_flag(self, flag):
         if self.user is not None and self.user.role == "facility_manager":
             return self.facility_id is not None and flag.facility_id == self.facility_id
+        if self.user is not None and self.user.role == "commune_reporter" and flag.subject != "report":
+            return False
         return self.contains_unit(flag.org_unit)
 
     # --- users -------------------------------------------------------------------------------------------

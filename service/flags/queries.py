@@ -30,8 +30,10 @@ def held_back_ids(form_code, period_code):
     return set(db.session.scalars(held_back(form_code, period_code)))
 
 
-def open_flags_for_unit(unit_id):
-    return db.session.scalars(select(Flag).where(Flag.org_unit_id == unit_id, Flag.status.in_(OPEN_STATUSES))
+def open_report_flags(unit_id):
+    """The open flags of a commune's reports (a reporter's to-do), newest period first, errors first."""
+    return db.session.scalars(select(Flag).where(Flag.subject == "report", Flag.org_unit_id == unit_id,
+                                                 Flag.status.in_(OPEN_STATUSES))
                               .order_by(Flag.period.desc(), Flag.severity, Flag.rule)).all()
 
 
@@ -43,8 +45,7 @@ def flags_of_report(form_code, period_code, unit_id):
 
 
 def count_open(scope, severity=None):
-    query = select(func.count()).select_from(Flag).where(Flag.status.in_(OPEN_STATUSES),
-                                                         scope.units_column_clause(Flag.org_unit_id))
+    query = select(func.count()).select_from(Flag).where(Flag.status.in_(OPEN_STATUSES), scope.flag_clause(Flag))
     if severity:
         query = query.where(Flag.severity == severity)
     return db.session.scalar(query)

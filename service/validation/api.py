@@ -12,7 +12,7 @@ from service.validation.schemas import FlagSchema, RunSchema
 @api_route("/flags", "Flags in the caller's scope", params=("period", "org_unit", "status", "severity", "rule", "form",
                                                             "page", "per_page"))
 def list_flags():
-    query = select(Flag).where(g.scope.units_column_clause(Flag.org_unit_id))
+    query = select(Flag).where(g.scope.flag_clause(Flag))
     for name, column in (("period", Flag.period), ("status", Flag.status), ("severity", Flag.severity),
                          ("rule", Flag.rule), ("form", Flag.form_code)):
         if request.args.get(name):
