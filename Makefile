@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile -d translations
+	$(BIN)/pybabel compile -d translations -D "messages admin"
 
 ## run: the whole service on this machine (SQLite file in instance/, demo data, scheduler in process)
 run: install translations

@@ -1,6 +1,13 @@
-"""Flask-Admin: the Vietnamese admin shell, its menu and its views (one module per domain area)."""
+"""Flask-Admin: the Vietnamese admin shell, its menu and its views (one module per domain area).
+
+Flask-Admin's own words come from its Vietnamese catalogue with the project's corrections read over it
+(translations/vi/LC_MESSAGES/admin.po: "Kỷ lục", "mặt hàng", "sản phẩm nào" and the like are wrong words there).
+"""
+import flask_admin.babel
+import flask_admin.translations
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
+from flask_babel import Domain
 from flask_babel import lazy_gettext as _l
 
 from admin.accounts import AuditLogView, UserView
@@ -29,6 +36,7 @@ from admin.validation import FlagView, ValidationRunView
 from service.accounts.models import User
 from service.aggregation.models import IndicatorTarget
 from service.audit.models import AuditLog
+from service.config import PROJECT_DIR
 from service.facilities.models import Facility, StaffingCondition
 from service.flags.models import Flag
 from service.security import csp_nonce
@@ -49,7 +57,26 @@ from service.units.models import AdminUnit
 from service.validation.models import ValidationRun
 
 
+class _ProjectWordsLast(flask_admin.babel.CustomDomain):
+    """Flask-Admin's message domain reading its own catalogue and then the project's corrections over it, on
+    every page. (Flask-Admin's `translations_path` would put a project catalogue first, where Flask-Admin's
+    words win the merge, and only while a view is current, though the merged catalogue is cached for all.)"""
+
+    @property
+    def translation_directories(self):
+        return Domain.translation_directories.fget(self)
+
+
+def use_project_words(directory):
+    """Flask-Admin's gettext functions are bound to its one domain object at import: set its catalogues there."""
+    domain = flask_admin.babel.domain
+    domain.__class__ = _ProjectWordsLast
+    domain._translation_directories = [flask_admin.translations.__path__[0], str(directory)]
+    domain.cache.clear()
+
+
 def init_admin(app):
+    use_project_words(PROJECT_DIR / "translations")
     admin = Admin(
         name=_l("Drug-rehab data"),
         theme=Bootstrap4Theme(base_template="admin/service_base.html", fluid=True),
