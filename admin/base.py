@@ -32,7 +32,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields import HiddenField
-from wtforms.validators import ValidationError
+from wtforms.validators import DataRequired, ValidationError
 
 from admin.changes import edit_conflict_message, unit_of_work
 from service.accounts.scope import Scope
@@ -158,6 +158,24 @@ class VersionField(HiddenField):
         pass
 
 
+def _no_choice_made(form, always=()):
+    """A required choice of a new record (a role, a sex, a course…) starts on "— choose —" and must be made: a
+    list with no empty entry would have the browser pick its first option for the user. A field with a default
+    of its own (a model default such as "working") keeps it, unless it is named in `always`."""
+    for field in form:
+        if getattr(field, "allow_blank", True) or not (field.flags.required or field.name in always):
+            continue
+        if field.default is not None:
+            if field.name not in always:
+                continue
+            if not field.raw_data:  # the form as opened, not as posted
+                field.data = None
+        field.allow_blank = True
+        field.blank_text = _l("— choose —")
+        field.validators = [*field.validators, DataRequired()]
+    return form
+
+
 class ScopedModelView(RoleAccessMixin, ModelView):
     form_base_class = AdminForm
     column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: _local_datetime, dict: typefmt.dict_formatter}
@@ -170,6 +188,9 @@ class ScopedModelView(RoleAccessMixin, ModelView):
     scope_clause = None
     # Model class → function Scope → clause, for relation dropdowns in forms.
     relation_scopes: dict = {}
+    # Required choices that a new record's form starts empty although the model has a default (the model's
+    # default serves the imports and the API, where the column may be left out).
+    choices_without_default = ()
 
     def __init__(self, model, *args, **kwargs):
         super().__init__(model, db, *args, **kwargs)
@@ -277,7 +298,7 @@ class ScopedModelView(RoleAccessMixin, ModelView):
         return form
 
     def create_form(self, obj=None):
-        return self._scope_relation_fields(super().create_form(obj))
+        return _no_choice_made(self._scope_relation_fields(super().create_form(obj)), self.choices_without_default)
 
     # optimistic locking of the edit form
     def get_edit_form(self):

@@ -174,7 +174,7 @@ def test_flask_admin_url_parameter_stays_on_this_host(client, login, sides, make
         code = f"ZQR{HOSTILE_TARGETS.index(target)}"
         created = client.post("/admin/facilities/new/", query_string={"url": target}, data={
             "code": code, "name": "Cơ sở chuyển hướng", "org_unit": str(a.commune.id), "address": "",
-            "csrf_token": token})
+            "facility_type": "public_rehab", "csrf_token": token})
         assert created.status_code == 302 and stays_here(created.headers["Location"]), target
         facility = db.session.execute(select(Facility).where(Facility.code == code)).scalar_one()
         edit = client.get("/admin/facilities/edit/", query_string={"id": facility.id, "url": target})

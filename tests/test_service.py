@@ -120,6 +120,7 @@ def test_a_form_post_without_the_csrf_token_is_refused_and_changes_nothing(clien
     assert db.session.execute(select(Facility).where(Facility.code == "CS-CSRF")).first() is None
     page = client.get("/admin/facilities/new/")
     response = client.post("/admin/facilities/new/", data={"code": "CS-CSRF", "name": "x", "org_unit": str(unit.id),
+                                                           "facility_type": "public_rehab",
                                                            "csrf_token": csrf_token_from(page.text)})
     assert response.status_code == 302
     assert db.session.execute(select(Facility).where(Facility.code == "CS-CSRF")).first() is not None

@@ -3,6 +3,7 @@ ajax lookups), the roster (creation, duplicates, transcript), attendance (regist
 certificate), certificates (by hand, revoke), the attainment of the targets, and the home page's expiry items."""
 import csv
 import io
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -614,3 +615,43 @@ def test_the_staff_export_neutralises_formulas(client, login, world, db):
     export = client.get("/admin/staff/export/csv/").text
     assert "'=HYPERLINK(1)" in export
 
+
+
+# --- no required choice made for the user (#16 item 5) ---------------------------------------------------------
+
+def _selected(html, field):
+    """The label of the option a <select id=field> shows as chosen (the browser's first when none is marked)."""
+    block = re.search(rf'<select[^>]*id="{field}"[^>]*>(.*?)</select>', html, re.S)
+    assert block, f"no select {field}"
+    options = re.findall(r"<option([^>]*)>([^<]*)</option>", block.group(1))
+    chosen = [label for attributes, label in options if "selected" in attributes]
+    return chosen[0] if chosen else options[0][1]
+
+
+@pytest.mark.parametrize("url, fields", [
+    ("/admin/staff/new/", ("sex", "role_category")),
+    ("/admin/classes/new/", ("course",)),
+    ("/admin/courses/new/", ("topic",)),
+    ("/admin/users/new/", ("role",)),
+    ("/admin/facilities/new/", ("facility_type",)),
+])
+def test_a_new_records_required_choices_start_unchosen(client, login, world, url, fields):
+    login(world.admin)
+    html = client.get(url).text
+    for field in fields:
+        assert _selected(html, field) == "— Chọn —", (url, field)
+
+
+def test_a_model_default_is_kept_as_the_forms_choice(client, login, world):
+    login(world.admin)
+    assert _selected(client.get("/admin/staff/new/").text, "employment_status") == "đang làm việc"
+
+
+def test_a_person_saved_without_choosing_the_sex_is_refused_and_nothing_is_stored(client, login, world, db):
+    login(world.coordinator)
+    page = client.get("/admin/staff/new/")
+    before = db.session.scalar(select(func.count()).select_from(StaffMember))
+    response = client.post("/admin/staff/new/", data=_staff_form(csrf_token_from(page.text), world,
+                                                                 role(db, "counselling").id, sex="__None"))
+    assert response.status_code == 200 and _selected(response.text, "sex") == "— Chọn —"
+    assert db.session.scalar(select(func.count()).select_from(StaffMember)) == before

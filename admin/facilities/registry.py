@@ -72,6 +72,7 @@ class FacilityView(FacilityPageMixin, ScopedModelView):
     form_columns = ("code", "name", "facility_type", "org_unit", "address", "licence_number", "licence_date",
                     "licence_issuer", "licence_expires_on", "status", "closed_on")
     form_choices = {"facility_type": list(FACILITY_TYPES.items()), "status": list(FACILITY_STATUSES.items())}
+    choices_without_default = ("facility_type",)
     form_ajax_refs = {
         "org_unit": ScopedAjaxLoader("org_unit", AdminUnit, lambda scope: scope.unit_clause(AdminUnit),
                                      fields=("code", "search_name"), order_by="sort_name", fold_term=True),
