@@ -10,7 +10,7 @@ from wtforms.validators import Optional, Regexp, ValidationError
 from admin.base import READ, ScopedAjaxLoader, ScopedModelView, current_scope
 from admin.changes import unit_of_work
 from service.accounts.models import ROLES, User
-from service.accounts.operations import AccountError, create_user, issue_token, update_user
+from service.accounts.operations import MIN_PASSWORD_LENGTH, AccountError, create_user, issue_token, update_user
 from service.facilities.models import Facility
 from service.units.models import AdminUnit
 
@@ -45,6 +45,15 @@ class UserView(ScopedModelView):
         "facility": ScopedAjaxLoader("facility", Facility, lambda scope: scope.facility_clause(Facility),
                                      fields=("code", "name")),
     }
+
+    def create_form(self, obj=None):
+        """A new user has no current password to keep: the field is the password, and it is required."""
+        form = super().create_form(obj)
+        form.new_password.label.text = _("Password")
+        form.new_password.description = _("At least %(n)d characters; not the username, not a common password.",
+                                           n=MIN_PASSWORD_LENGTH)
+        form.new_password.flags.required = True
+        return form
 
     def _save(self, form, change):
         """Run an account operation for the form: scope rules first, one commit, errors shown on the form."""

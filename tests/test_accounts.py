@@ -181,3 +181,16 @@ def test_changing_a_users_role_in_the_admin_ends_their_sessions(app, client, log
     assert response.status_code == 302
     assert db.session.get(User, steward.id).role == "training_coordinator"
     assert other.get("/admin/").status_code == 302
+
+
+def test_the_new_user_form_asks_for_the_password_and_the_edit_form_offers_to_keep_it(client, login, make_user,
+                                                                                   make_unit):
+    """The create form once said "leave empty to keep the current password" and then refused an empty one."""
+    admin = make_user("admin")
+    login(admin)
+    created = client.get("/admin/users/new/").text
+    assert "Leave empty" not in created and "Để trống" not in created
+    assert "Ít nhất 10 ký tự" in created
+    other = make_user("data_steward", scope=make_unit("province"))
+    edited = client.get(f"/admin/users/edit/?id={other.id}").text
+    assert "Để trống nếu giữ mật khẩu hiện tại." in edited
