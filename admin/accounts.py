@@ -7,7 +7,7 @@ from sqlalchemy import false, true
 from wtforms import PasswordField
 from wtforms.validators import Optional, Regexp, ValidationError
 
-from admin.base import READ, ScopedAjaxLoader, ScopedModelView, current_scope
+from admin.base import READ, ScopedAjaxLoader, ScopedModelView, choice_filter, current_scope
 from admin.changes import unit_of_work
 from service.accounts.models import ROLES, User
 from service.accounts.operations import MIN_PASSWORD_LENGTH, AccountError, create_user, issue_token, update_user
@@ -31,7 +31,7 @@ class UserView(ScopedModelView):
     column_export_list = column_list
     personal_data = True
     column_searchable_list = ("username", "full_name")
-    column_filters = ("role", "active")
+    column_filters = (choice_filter(User.role, _l("Role"), ROLES), "active")
     column_default_sort = "username"
     column_labels = {
         "username": _l("Username"), "full_name": _l("Full name"), "email": _l("E-mail"), "role": _l("Role"),

@@ -24,6 +24,7 @@ from flask_admin.babel import gettext as admin_gettext
 from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model import typefmt
 from flask_babel import gettext as _
@@ -40,6 +41,7 @@ from service.common.export import neutralise
 from service.common.text import fold
 from service.common.time import format_local
 from service.extensions import db
+from service.forms.registry import all_forms
 
 ALL_RIGHTS = frozenset({"list", "details", "export", "create", "edit", "delete"})
 READ = frozenset({"list", "details", "export"})
@@ -174,6 +176,20 @@ def _no_choice_made(form, always=()):
         field.blank_text = _l("— choose —")
         field.validators = [*field.validators, DataRequired()]
     return form
+
+
+def choice_filter(column, label, choices):
+    """A list filter on a column with closed choices: a select of their Vietnamese labels, never free text
+    expecting a code. `choices`: a {code: label} dict, or a function returning (code, label) pairs (read when the
+    list is shown, for choices such as the forms)."""
+    if callable(choices):
+        return FilterEqual(column, label, options=lambda: list(choices()))
+    return FilterEqual(column, label, options=lambda: list(choices.items()))
+
+
+def form_choices():
+    """(code, name) of every report form, for a filter or a choice."""
+    return [(form.code, form.name) for form in all_forms()]
 
 
 class ScopedModelView(RoleAccessMixin, ModelView):

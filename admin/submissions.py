@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import joinedload
 
-from admin.base import READ, ScopedModelView, SecureView, current_scope
+from admin.base import READ, ScopedModelView, SecureView, choice_filter, current_scope, form_choices
 from admin.changes import unit_of_work
 from admin.formats import requested_page
 from admin.pickers import chosen_form, chosen_period, period_choices
@@ -22,7 +22,7 @@ from service.flags.queries import flags_of_report
 from service.forms.registry import all_forms, get_form
 from service.submissions import imports, operations, queries
 from service.submissions.checks import check_values
-from service.submissions.models import Reminder, Submission, Upload
+from service.submissions.models import CHANNELS, UPLOAD_STATUSES, Reminder, Submission, Upload
 from service.units.models import AdminUnit
 from service.units.queries import unit_by_code
 
@@ -182,7 +182,8 @@ class SubmissionView(ScopedModelView):
                            "values", "submitted_at", "submitted_by", "channel", "due_date", "on_time", "upload")
     column_export_list = ("period", "form_code", "org_unit.code", "org_unit.name", "version", "is_current",
                           "on_time", "channel", "submitted_at", "submitted_by.username", "values")
-    column_filters = ("period", "form_code", "is_current", "on_time", "channel", "version")
+    column_filters = ("period", choice_filter(Submission.form_code, _l("Form"), form_choices), "is_current", "on_time",
+                      choice_filter(Submission.channel, _l("Channel"), CHANNELS), "version")
     column_searchable_list = ("period",)
     column_default_sort = [("submitted_at", True)]
     column_labels = {
@@ -231,7 +232,8 @@ class UploadView(ScopedModelView):
     column_details_list = ("uploaded_at", "uploaded_by", "form_code", "period", "filename", "size", "sha256",
                            "status", "rows", "errors")
     column_export_list = ("uploaded_at", "uploaded_by.username", "form_code", "period", "filename", "status", "rows")
-    column_filters = ("status", "period", "form_code")
+    column_filters = (choice_filter(Upload.status, _l("Status"), UPLOAD_STATUSES), "period",
+                      choice_filter(Upload.form_code, _l("Form"), form_choices))
     column_default_sort = [("uploaded_at", True)]
     column_labels = {
         "uploaded_at": _l("Uploaded at"), "uploaded_by": _l("Uploaded by"), "form_code": _l("Form"),
@@ -255,7 +257,7 @@ class ReminderView(ScopedModelView):
     column_list = ("period", "form_code", "org_unit", "due_date", "created_at", "resolved_at")
     column_details_list = column_list
     column_export_list = ("period", "form_code", "org_unit.code", "org_unit.name", "due_date", "resolved_at")
-    column_filters = ("period", "form_code", "resolved_at", "due_date")
+    column_filters = ("period", choice_filter(Reminder.form_code, _l("Form"), form_choices), "resolved_at", "due_date")
     column_default_sort = [("due_date", True)]
     column_labels = {
         "period": _l("Period"), "form_code": _l("Form"), "org_unit": _l("Commune"), "due_date": _l("Due date"),

@@ -5,7 +5,6 @@ from datetime import date
 from flask import abort, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,18 +12,18 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import select, true
 
-from admin.base import READ, ScopedModelView, current_scope
+from admin.base import READ, ScopedModelView, choice_filter, current_scope, form_choices
 from admin.changes import unit_of_work
 from service.common.urls import safe_next
 from service.extensions import db
 from service.facilities.models import MODALITIES
 from service.flags import operations
-from service.flags.models import SEVERITIES, Flag
+from service.flags.models import FLAG_STATUSES, SEVERITIES, Flag
 from service.forms.registry import get_form
 from service.validation import queries
 from service.validation.consistency import COLUMN_LABELS as CENSUS_COLUMN_LABELS
 from service.validation.docs import unpack
-from service.validation.models import ValidationRun
+from service.validation.models import RUN_STATUSES, TRIGGERS, ValidationRun
 
 SUBJECTS = {"report": _l("commune report"), "facility": _l("facility"), "staff": _l("staff member")}
 
@@ -131,8 +130,10 @@ class FlagView(ScopedModelView):
     column_export_list = ("subject", "period", "form_code", "org_unit.code", "org_unit.name", "facility.code",
                           "facility.name", "rule", "severity", "status", "message_vi", "observed", "opened_at",
                           "explanation", "accepted_reason", "resolved_at")
-    column_filters = ("period", "rule", "severity", "status", "form_code", "org_unit.code", "org_unit.name",
-                      FilterEqual(Flag.subject, _l("Subject"), options=list(SUBJECTS.items())), "facility.code",
+    column_filters = ("period", "rule", choice_filter(Flag.severity, _l("Severity"), SEVERITIES),
+                      choice_filter(Flag.status, _l("Status"), FLAG_STATUSES),
+                      choice_filter(Flag.form_code, _l("Form"), form_choices), "org_unit.code", "org_unit.name",
+                      choice_filter(Flag.subject, _l("Subject"), SUBJECTS), "facility.code",
                       "opened_at")
     column_default_sort = [("updated_at", True)]
     column_labels = {
@@ -222,7 +223,9 @@ class ValidationRunView(ScopedModelView):
                    "reports_checked", "reports_failing", "flags_opened", "flags_closed")
     column_details_list = column_list
     column_default_sort = [("id", True)]
-    column_filters = ("status", "trigger", "form_code")
+    column_filters = (choice_filter(ValidationRun.status, _l("Status"), RUN_STATUSES),
+                      choice_filter(ValidationRun.trigger, _l("Trigger"), TRIGGERS),
+                      choice_filter(ValidationRun.form_code, _l("Form"), form_choices))
     column_labels = {
         "id": _l("Run"), "trigger": _l("Trigger"), "form_code": _l("Form"), "periods": _l("Periods"),
         "status": _l("Status"), "started_at": _l("Started"), "duration_s": _l("Seconds"),

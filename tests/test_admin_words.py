@@ -1,8 +1,13 @@
 """Flask-Admin's own words on our pages are Vietnamese a civil servant reads as meant: its catalogue's wrong
 words ("Kỷ lục" for a record, "mặt hàng" for rows…) are corrected by translations/vi/LC_MESSAGES/admin.po,
 read over it on every page."""
+import json
+import re
+from html import unescape
+
 import flask_admin.babel
 import flask_admin.translations
+import pytest
 from babel.messages.pofile import read_po
 from flask import g
 
@@ -73,3 +78,32 @@ def test_a_created_record_is_announced_in_good_words_and_the_pages_show_none_of_
         for url in (f"/admin/{view.endpoint}/", f"/admin/{view.endpoint}/new/"):
             html = client.get(url).text
             assert not [word for word in BAD_WORDS if word in html], url
+
+
+def _filter_groups(html):
+    data = re.search(r'<div id="filter-groups-data"[^>]*>(.*?)</div>', html, re.S)
+    assert data, "no filters on the page"
+    return json.loads(unescape(data.group(1)))
+
+
+@pytest.mark.parametrize("url, group, label", [
+    ("/admin/flags/", "Trạng thái", "chưa xử lý"),
+    ("/admin/flags/", "Mức độ", None),
+    ("/admin/flags/", "Biểu mẫu", None),
+    ("/admin/validation_runs/", "Trạng thái", None),
+    ("/admin/validation_runs/", "Khởi chạy bởi", None),
+    ("/admin/users/", "Vai trò", None),
+    ("/admin/submissions/", "Kênh", None),
+    ("/admin/uploads/", "Trạng thái", "bị từ chối"),
+])
+def test_a_filter_on_closed_choices_is_a_list_of_vietnamese_labels(client, login, make_user, url, group, label):
+    """Not free text expecting `open` or `error` (#16 item 17)."""
+    login(make_user("admin"))
+    groups = _filter_groups(client.get(url).text)
+    assert group in groups, sorted(groups)
+    entries = groups[group]
+    assert len(entries) == 1 and entries[0]["options"], entries  # one "equals", with its choices
+    labels = [text for _code, text in entries[0]["options"]]
+    assert all(text and text != code for code, text in entries[0]["options"]), labels
+    if label:
+        assert label in labels

@@ -9,6 +9,7 @@ from service.common.time import utcnow
 from service.extensions import db
 
 CHANNELS = {"web": _l("web form"), "upload": _l("file"), "api": _l("API")}
+UPLOAD_STATUSES = {"accepted": _l("accepted"), "rejected": _l("rejected")}
 
 
 class Submission(db.Model):
