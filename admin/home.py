@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired
 from admin.base import AdminForm, current_scope
 from admin.changes import unit_of_work
 from admin.links import filtered_list_url
-from service.accounts.operations import authenticate
+from service.accounts.operations import MIN_PASSWORD_LENGTH, authenticate, change_own_password
 from service.accounts.scope import Scope
 from service.audit.operations import act_as, record
 from service.common.time import local_today
@@ -172,6 +172,12 @@ def attention_items(user):
     return []
 
 
+class PasswordForm(AdminForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new = PasswordField(_l("New password"), validators=[DataRequired()])
+    repeated = PasswordField(_l("New password again"), validators=[DataRequired()])
+
+
 class HomeView(AdminIndexView):
     @expose("/")
     def index(self):
@@ -197,6 +203,21 @@ class HomeView(AdminIndexView):
                 return redirect(safe_next(request.args.get("next"), url_for(".index")))
             flash(error, "error")
         return self.render("admin/login.html", form=form)
+
+    @expose("/password/", methods=("GET", "POST"))
+    def password_view(self):
+        """A user changes their own password (from the user menu)."""
+        if not current_user.is_authenticated:
+            return redirect(url_for(".login_view", next=request.full_path))
+        form = PasswordForm(request.form if request.method == "POST" else None)
+        if request.method == "POST" and form.validate():
+            user = current_user._get_current_object()
+            with unit_of_work(_("Your password was changed; your sessions on other devices have ended.")) as work:
+                change_own_password(user, form.current.data, form.new.data, form.repeated.data)
+            if work.ok:
+                login_user(user)  # this session carries on under the new session version
+                return redirect(url_for(".index"))
+        return self.render("admin/password.html", form=form, min_length=MIN_PASSWORD_LENGTH)
 
     @expose("/logout/", methods=("POST",))
     def logout_view(self):

@@ -194,3 +194,43 @@ def test_the_new_user_form_asks_for_the_password_and_the_edit_form_offers_to_kee
     other = make_user("data_steward", scope=make_unit("province"))
     edited = client.get(f"/admin/users/edit/?id={other.id}").text
     assert "Để trống nếu giữ mật khẩu hiện tại." in edited
+
+
+def test_a_user_changes_their_own_password_from_the_user_menu(app, client, login, make_user, make_unit, db):
+    """#16 item 25: the current password first, the new one twice and by the common rules; this session goes on,
+    the other sessions of the user end, and the old password no longer opens the service."""
+    user = make_user("data_steward", scope=make_unit("province"))
+    elsewhere = app.test_client()
+    page = elsewhere.get("/admin/login/")
+    elsewhere.post("/admin/login/", data={"username": user.username, "password": PASSWORD,
+                                          "csrf_token": csrf_token_from(page.text)})
+    assert "Xin chào" in elsewhere.get("/admin/").text
+    login(user)
+    home = client.get("/admin/").text
+    assert 'href="/admin/password/"' in home
+    old_hash = user.password_hash
+
+    def change(current, new, repeated):
+        form = client.get("/admin/password/")
+        return client.post("/admin/password/", data={"current": current, "new": new, "repeated": repeated,
+                                                     "csrf_token": csrf_token_from(form.text)}, follow_redirects=True)
+
+    assert "Mật khẩu hiện tại không đúng" in change("sai-mat-khau-123", "mot-mat-khau-moi-dai", "mot-mat-khau-moi-dai").text
+    assert "Hai lần nhập mật khẩu mới không giống nhau" in change(PASSWORD, "mot-mat-khau-moi-dai", "khac-han").text
+    assert "ít nhất 10 ký tự" in change(PASSWORD, "ngan", "ngan").text.lower()
+    db.session.refresh(user)
+    assert user.password_hash == old_hash
+
+    done = change(PASSWORD, "mot-mat-khau-moi-dai", "mot-mat-khau-moi-dai")
+    assert "Đã đổi mật khẩu" in done.text and "Xin chào" in done.text  # still signed in here
+    db.session.refresh(user)
+    assert user.password_hash != old_hash
+    assert "Đăng nhập" in elsewhere.get("/admin/", follow_redirects=True).text  # the other session has ended
+    assert db.session.scalars(select(AuditLog.action).where(AuditLog.row_id == user.id,
+                                                            AuditLog.action == "password_change")).first()
+    fresh = app.test_client()
+    for password, welcomed in ((PASSWORD, False), ("mot-mat-khau-moi-dai", True)):
+        page = fresh.get("/admin/login/")
+        fresh.post("/admin/login/", data={"username": user.username, "password": password,
+                                          "csrf_token": csrf_token_from(page.text)})
+        assert ("Xin chào" in fresh.get("/admin/").text) is welcomed

@@ -114,6 +114,17 @@ def set_password(user, password):
     db.session.flush()
 
 
+def change_own_password(user, current, new, repeated):
+    """A user changes their own password: the current one first, the new one twice, the same rules as every other
+    path; their other sessions end (the caller signs the current one in again)."""
+    if not check_password_hash(user.password_hash, current or ""):
+        raise AccountError(_("The current password is not right; nothing was changed."))
+    if (new or "") != (repeated or ""):
+        raise AccountError(_("The two new passwords are not the same."))
+    set_password(user, new or "")
+    record("password_change", "user_account", user.id)
+
+
 def set_active(user, active):
     """Enable or disable an account; disabling ends its sessions and revokes its API tokens at once."""
     user.active = active
