@@ -655,3 +655,12 @@ def test_a_person_saved_without_choosing_the_sex_is_refused_and_nothing_is_store
                                                                  role(db, "counselling").id, sex="__None"))
     assert response.status_code == 200 and _selected(response.text, "sex") == "— Chọn —"
     assert db.session.scalar(select(func.count()).select_from(StaffMember)) == before
+
+
+def test_a_class_page_leads_to_its_attendance_and_roster(client, login, world):
+    """#16 item 23: not only from an icon in the list."""
+    login(world.coordinator)
+    details = client.get(f"/admin/classes/details/?id={world.class_a.id}").text
+    assert f'href="/admin/classes/attendance/{world.class_a.id}"' in details
+    assert f'href="/admin/classes/roster/{world.class_a.id}"' in details
+    assert client.get(f"/admin/classes/attendance/{world.class_a.id}").status_code == 200

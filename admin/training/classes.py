@@ -54,6 +54,7 @@ class TrainingClassView(AttendanceMixin, TrainingModelView):
         "attendees": _l("Attendees"), "course.title": _l("Course"),
     }
     column_formatters = {"attendees": _attendee_count}
+    details_template = "admin/training/class_details.html"  # with the links to its attendance and roster
     column_extra_row_actions = [
         EndpointLinkRowAction("fa fa-users", ".attendance", _l("Attendance"), id_arg="class_id"),
         EndpointLinkRowAction("fa fa-print", ".roster", _l("Class roster"), id_arg="class_id"),
