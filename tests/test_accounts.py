@@ -215,13 +215,14 @@ def test_a_user_changes_their_own_password_from_the_user_menu(app, client, login
         return client.post("/admin/password/", data={"current": current, "new": new, "repeated": repeated,
                                                      "csrf_token": csrf_token_from(form.text)}, follow_redirects=True)
 
-    assert "Mật khẩu hiện tại không đúng" in change("sai-mat-khau-123", "mot-mat-khau-moi-dai", "mot-mat-khau-moi-dai").text
-    assert "Hai lần nhập mật khẩu mới không giống nhau" in change(PASSWORD, "mot-mat-khau-moi-dai", "khac-han").text
+    new = "mot-mat-khau-moi-dai"
+    assert "Mật khẩu hiện tại không đúng" in change("sai-mat-khau-123", new, new).text
+    assert "Hai lần nhập mật khẩu mới không giống nhau" in change(PASSWORD, new, "khac-han").text
     assert "ít nhất 10 ký tự" in change(PASSWORD, "ngan", "ngan").text.lower()
     db.session.refresh(user)
     assert user.password_hash == old_hash
 
-    done = change(PASSWORD, "mot-mat-khau-moi-dai", "mot-mat-khau-moi-dai")
+    done = change(PASSWORD, new, new)
     assert "Đã đổi mật khẩu" in done.text and "Xin chào" in done.text  # still signed in here
     db.session.refresh(user)
     assert user.password_hash != old_hash
@@ -229,7 +230,7 @@ def test_a_user_changes_their_own_password_from_the_user_menu(app, client, login
     assert db.session.scalars(select(AuditLog.action).where(AuditLog.row_id == user.id,
                                                             AuditLog.action == "password_change")).first()
     fresh = app.test_client()
-    for password, welcomed in ((PASSWORD, False), ("mot-mat-khau-moi-dai", True)):
+    for password, welcomed in ((PASSWORD, False), (new, True)):
         page = fresh.get("/admin/login/")
         fresh.post("/admin/login/", data={"username": user.username, "password": password,
                                           "csrf_token": csrf_token_from(page.text)})
