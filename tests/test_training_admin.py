@@ -664,3 +664,20 @@ def test_a_class_page_leads_to_its_attendance_and_roster(client, login, world):
     assert f'href="/admin/classes/attendance/{world.class_a.id}"' in details
     assert f'href="/admin/classes/roster/{world.class_a.id}"' in details
     assert client.get(f"/admin/classes/attendance/{world.class_a.id}").status_code == 200
+
+
+def test_a_facility_saved_without_choosing_its_type_is_refused(client, login, world, db):
+    """The model's default type serves the imports; in the form the type must be chosen."""
+    from service.facilities.models import Facility
+
+    login(world.admin)
+    page = client.get("/admin/facilities/new/")
+    data = {"csrf_token": csrf_token_from(page.text), "code": "CS-KHONG-LOAI", "name": "Cơ sở thử",
+            "org_unit": str(world.commune_a.id), "status": "active"}
+    for posted in ({**data, "facility_type": "__None"}, data):
+        response = client.post("/admin/facilities/new/", data=posted)
+        assert response.status_code == 200 and _selected(response.text, "facility_type") == "— Chọn —"
+        assert db.session.scalar(select(Facility).where(Facility.code == "CS-KHONG-LOAI")) is None
+    response = client.post("/admin/facilities/new/", data={**data, "facility_type": "public_rehab"})
+    assert response.status_code == 302
+    assert db.session.scalar(select(Facility.facility_type).where(Facility.code == "CS-KHONG-LOAI")) == "public_rehab"
