@@ -1,7 +1,8 @@
 """Training attainment counted in one statement (`queries.measure` / `attainments` / `projections`): the same
 numbers as the per-person definition (`meets`, `in_unit`), hand-computed across units of several levels and a
 facility, whether the records are read for the people counted only (a few provinces) or for the whole country."""
-from datetime import date
+import random
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import exists, func, or_, select
@@ -213,9 +214,29 @@ def test_merged_people_and_the_breakdown(w, db):
     operations.merge_staff(w.p3, twin)  # the certificate moves to p3, on the province itself
     assert counts([queries.attainment(w.certified, DAY)]) == [(2, 7)]
     rows = {row.unit.id: (row.numerator, row.denominator) for row in queries.breakdown(w.certified, DAY)}
-    assert rows == {w.district_a.id: (1, 4), w.district_b.id: (0, 2)}  # p3 is on the province, in neither
+    # p3 is on the province itself: the province's own row, and the rows add up to the total (#16 item 12)
+    assert rows == {w.province.id: (1, 1), w.district_a.id: (1, 4), w.district_b.id: (0, 2)}
+    assert tuple(map(sum, zip(*rows.values(), strict=True))) == (2, 7)
 
 
 def test_empty_batches(w, db):
     assert queries.measure([], DAY) == []
     assert queries.attainments([], DAY) == []
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_breakdown_adds_up_to_the_total_on_generated_staff(w, db, seed):
+    """#16 item 12: whatever the mix of staff on the province itself, its districts and its communes (and
+    whoever is certified), the breakdown's rows sum to the target's total."""
+    rng = random.Random(seed)
+    units = [w.province, w.district_a, w.district_b, w.commune_a, w.commune_b]
+    for number in range(rng.randint(5, 25)):
+        person = operations.create_staff(f"G{seed}-{number:03d}", f"Người Sinh {number}", w.counselling,
+                                         rng.choice(units), "M", start_date=date(2020, 1, 1))
+        if rng.random() < 0.5:
+            operations.issue_certificate(person, w.certifying, "Sở Y tế", date(2026, 1, 1) - timedelta(days=number))
+    for target in (w.certified, w.trained):
+        total = queries.attainment(target, DAY)
+        rows = queries.breakdown(target, DAY)
+        assert (sum(row.numerator for row in rows), sum(row.denominator for row in rows)) == \
+            (total.numerator, total.denominator), (seed, target.metric)

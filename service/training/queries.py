@@ -387,12 +387,18 @@ def attainment(target, on_date, unit=None):
 
 
 def breakdown(target, on_date):
-    """The target's attainment in each unit one level below its scope (districts or communes)."""
+    """The target's attainment in each unit one level below its scope (districts or communes), and a row for the
+    staff attached to the scope unit itself (a province's own department and centres), so that the rows add up
+    to the target's total. Units without staff of the role are left out."""
     scope = target.scope_unit
     children = db.session.scalars(select(AdminUnit).where(AdminUnit.parent_id == scope.id)
                                   .order_by(AdminUnit.sort_name)).all()
-    rows = attainments([(target, child) for child in children], on_date)
-    return [row for row in rows if row.denominator]
+    total, *rows = attainments([(target, None)] + [(target, child) for child in children], on_date)
+    own = Attainment(target, scope, on_date, total.numerator - sum(row.numerator for row in rows),
+                     total.denominator - sum(row.denominator for row in rows))
+    if own.numerator < 0 or own.denominator < 0:  # the units below overlap (never in one edition's tree)
+        raise ValueError(f"breakdown of target {target.id}: the units below count more than the total")
+    return [row for row in [own, *rows] if row.denominator]
 
 
 def projection(target, today, unit=None):
