@@ -333,3 +333,19 @@ def test_the_data_docs_of_a_run_carry_the_province_page(land, db):
     pages = unpack(validation.data_docs)
     assert set(pages) == {"2026Q3", "2026Q3:facility_census"}
     assert "facility_census.all" in pages["2026Q3:facility_census"]
+
+
+def test_the_run_page_counts_province_rules_apart_from_the_reports(land, db, client, login):
+    """#16 item 14: "2 reports checked, 0 failing" beside X01 failing read as a contradiction: the census rules
+    are counted in provinces, in their own table, and said so in the summary."""
+    both_report(land)
+    validation = run(land)
+    assert validation.reports_failing == 0
+    login(land.user)
+    html = client.get(f"/admin/validation_runs/report/{validation.id}").text
+    reports_table = html[html.index('id="rules"'):html.index("</table>", html.index('id="rules"'))]
+    province_table = html[html.index('id="province-rules"'):html.index("</table>", html.index('id="province-rules"'))]
+    assert "<code>C01</code>" in reports_table and "<code>X01</code>" not in reports_table
+    assert "<code>X01</code>" in province_table and "<code>X02</code>" in province_table
+    assert "Số tỉnh không đạt" in province_table
+    assert "kiểm tra cấp tỉnh: 1 không đạt" in html

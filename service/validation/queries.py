@@ -17,7 +17,8 @@ def previous_run(run):
 
 def run_report(run, scope):
     """A run seen from a scope: failures by rule (with the previous run beside), by district or province, and
-    the communes failing most rules."""
+    the communes failing most rules. Each rule says its `level`: "report" (counted in failing reports, as the
+    run's reports_failing is) or "province" (the census cross-check: counted in provinces, apart)."""
     in_scope = scope.units_column_clause(RunFailure.org_unit_id)
     by_rule = dict(db.session.execute(select(RunFailure.rule, func.count()).where(
         RunFailure.run_id == run.id, in_scope).group_by(RunFailure.rule)).all())
@@ -31,13 +32,15 @@ def run_report(run, scope):
     for result in results:
         definition = find_rule(run.form_code, result.rule)
         failed = by_rule.get(result.rule, 0)
-        if definition is None:  # a province-level rule (census consistency): no report failures, province flags
+        level = "report"
+        if definition is None:
+            level = "province"  # a province-level rule (census consistency): no report failures, province flags
             definition = find_rule("facility_census", result.rule)
             failed = result.failed if scope.national else db.session.scalar(
                 select(func.count()).select_from(Flag).where(
                     Flag.subject == "province", Flag.rule == result.rule, Flag.period.in_(run.periods or []),
                     Flag.status.in_(OPEN_STATUSES), scope.units_column_clause(Flag.org_unit_id)))
-        rules.append({"rule": result.rule, "severity": result.severity, "evaluated": result.evaluated,
+        rules.append({"rule": result.rule, "level": level, "severity": result.severity, "evaluated": result.evaluated,
                       "failed": failed, "previous": before_by_rule.get(result.rule),
                       "message": definition.message_vi if definition else ""})
     parent = func.coalesce(AdminUnit.district_id, AdminUnit.province_id)
@@ -54,8 +57,9 @@ def run_report(run, scope):
     units = {unit.id: unit for unit in db.session.scalars(
         select(AdminUnit).where(AdminUnit.id.in_([row[0] for row in worst_rows])))}
     worst = [(units[unit_id], failures) for unit_id, failures in worst_rows]
-    return {"rules": rules, "by_area": by_area, "worst": worst, "previous": before,
-            "failures": sum(by_rule.values())}
+    return {"rules": [rule for rule in rules if rule["level"] == "report"],
+            "province_rules": [rule for rule in rules if rule["level"] == "province"],
+            "by_area": by_area, "worst": worst, "previous": before, "failures": sum(by_rule.values())}
 
 
 def run_within_scope(run, scope):
