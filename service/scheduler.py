@@ -58,7 +58,8 @@ def _check_facilities():
 # id → (callable, APScheduler trigger arguments). `start_soon` also runs the job shortly after start.
 JOBS = {
     "prune_login_attempts": (_prune_login_attempts, {"trigger": "cron", "hour": 2, "minute": 30}),
-    "remind_late_communes": (_remind_late_communes, {"trigger": "cron", "hour": 6, "minute": 0}),
+    # at start too: the late list holds every commune past a deadline from the first minutes, not from 06:00
+    "remind_late_communes": (_remind_late_communes, {"trigger": "cron", "hour": 6, "minute": 0, "start_soon": True}),
     "validate_new": (_validate_new, {"trigger": "interval", "minutes": 5, "start_soon": True}),
     "validate_nightly": (_validate_nightly, {"trigger": "cron", "hour": 1, "minute": 30}),
     "refresh_expiry_alerts": (_refresh_expiry_alerts, {"trigger": "cron", "hour": 5, "minute": 0, "start_soon": True}),

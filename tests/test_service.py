@@ -148,3 +148,13 @@ def test_the_scheduler_runs_one_job_at_a_time(app):
     """Jobs due together queue: on SQLite, two at once would fail with "database is locked"."""
     executor = build_scheduler(app)._executors["default"]
     assert executor._pool._max_workers == 1
+
+
+def test_the_late_list_is_computed_soon_after_start_not_only_at_six(app):
+    """#16 item 13: the list stayed empty until the first 06:00 run although communes had missed a deadline."""
+    from datetime import datetime, timedelta
+
+    scheduler = build_scheduler(app)
+    job = scheduler.get_job("remind_late_communes")
+    soon = datetime.now(job.next_run_time.tzinfo) + timedelta(minutes=1)
+    assert job.next_run_time <= soon

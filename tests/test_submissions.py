@@ -366,12 +366,19 @@ def test_reminder_job_lists_late_communes_and_closes_them_once_reported(place, d
     open_ids = set(db.session.scalars(select(Reminder.org_unit_id).where(Reminder.period == "2026Q3",
                                                                          Reminder.resolved_at.is_(None))))
     assert {place.commune.id, place.commune_2.id} <= open_ids and place.other_commune.id not in open_ids
-    submit(place.reporter, place.form, place.form.parse_period("2026Q3"), place.commune, good_values(), "web")
-    result = remind_late_communes(today=date(2026, 9, 21))
-    assert result["resolved"] >= 1
+    submission = submit(place.reporter, place.form, place.form.parse_period("2026Q3"), place.commune, good_values(),
+                        "web")
     closed = db.session.execute(select(Reminder).where(Reminder.period == "2026Q3",
                                                        Reminder.org_unit_id == place.commune.id)).scalar_one()
-    assert closed.resolved_at is not None
+    resolved_at = closed.resolved_at
+    assert resolved_at is not None and submission.id  # off the late list with the report, not at the next job
+    still_late = db.session.execute(select(Reminder).where(Reminder.period == "2026Q3",
+                                                           Reminder.org_unit_id == place.commune_2.id)).scalar_one()
+    assert still_late.resolved_at is None
+    result = remind_late_communes(today=date(2026, 9, 21))
+    assert result == {"created": 0, "resolved": 0}
+    db.session.refresh(closed)
+    assert closed.resolved_at == resolved_at
 
 
 def test_reporters_home_page_says_what_is_still_owed(client, login, place):

@@ -19,7 +19,7 @@ from service.common.time import VIETNAM, utcnow
 from service.extensions import db
 from service.forms.periods import PeriodError
 from service.submissions.checks import check_submission, check_values
-from service.submissions.models import Submission, Upload
+from service.submissions.models import Reminder, Submission, Upload
 from service.units.queries import unit_by_code
 
 SUBMITTING_ROLES = ("commune_reporter", "data_steward", "admin")
@@ -173,6 +173,10 @@ def _store_version(user, form, period, unit, values, channel, idempotency_key, u
         idempotency_key=idempotency_key, upload=upload, supersedes=current,
     )
     db.session.add(submission)
+    for reminder in db.session.scalars(select(Reminder).where(
+            Reminder.form_code == form.code, Reminder.period == period.code, Reminder.org_unit_id == unit.id,
+            Reminder.resolved_at.is_(None))):
+        reminder.resolved_at = now  # the commune is no longer late: off the late list at once, not at the next job
     db.session.flush()
     return submission
 
