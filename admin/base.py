@@ -192,6 +192,17 @@ def form_choices():
     return [(form.code, form.name) for form in all_forms()]
 
 
+def form_name(view, context, model, name):
+    """A list formatter: the form's title where its code is stored (never `commune_rehab` on a page)."""
+    code = getattr(model, name)
+    return next((title for form_code, title in form_choices() if form_code == code), code)
+
+
+def labelled(labels):
+    """A list formatter showing the Vietnamese label of a stored code (`labels`: {code: label})."""
+    return lambda view, context, model, name: labels.get(getattr(model, name), getattr(model, name))
+
+
 class ScopedModelView(RoleAccessMixin, ModelView):
     form_base_class = AdminForm
     column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: _local_datetime, dict: typefmt.dict_formatter}

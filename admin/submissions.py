@@ -10,7 +10,16 @@ from flask_login import current_user
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import joinedload
 
-from admin.base import READ, ScopedModelView, SecureView, choice_filter, current_scope, form_choices
+from admin.base import (
+    READ,
+    ScopedModelView,
+    SecureView,
+    choice_filter,
+    current_scope,
+    form_choices,
+    form_name,
+    labelled,
+)
 from admin.changes import unit_of_work
 from admin.formats import requested_page
 from admin.pickers import chosen_form, chosen_period, period_choices
@@ -22,7 +31,7 @@ from service.flags.queries import flags_of_report
 from service.forms.registry import all_forms, get_form
 from service.submissions import imports, operations, queries
 from service.submissions.checks import check_values
-from service.submissions.models import CHANNELS, UPLOAD_STATUSES, Reminder, Submission, Upload
+from service.submissions.models import CHANNELS, SUBMISSION_STATUSES, UPLOAD_STATUSES, Reminder, Submission, Upload
 from service.units.models import AdminUnit
 from service.units.queries import unit_by_code
 
@@ -198,6 +207,8 @@ class SubmissionView(ScopedModelView):
         "submitted_by": lambda v, c, m, n: m.submitted_by.username,
         "values": lambda v, c, m, n: _format_values(m),
         "channel": lambda v, c, m, n: m.channel_label,
+        "form_code": form_name,
+        "status": labelled(SUBMISSION_STATUSES),
     }
 
     def get_query(self):
@@ -244,6 +255,8 @@ class UploadView(ScopedModelView):
     column_formatters = {
         "uploaded_by": lambda v, c, m, n: m.uploaded_by.username,
         "errors": lambda v, c, m, n: "\n".join(detail_lines(m.errors)),
+        "form_code": form_name,
+        "status": labelled(UPLOAD_STATUSES),
     }
 
 
@@ -256,6 +269,7 @@ class ReminderView(ScopedModelView):
     scope_clause = staticmethod(_reminder_scope)
     column_list = ("period", "form_code", "org_unit", "due_date", "created_at", "resolved_at")
     column_details_list = column_list
+    column_formatters = {"form_code": form_name}
     column_export_list = ("period", "form_code", "org_unit.code", "org_unit.name", "due_date", "resolved_at")
     column_filters = ("period", choice_filter(Reminder.form_code, _l("Form"), form_choices), "resolved_at", "due_date")
     column_default_sort = [("due_date", True)]

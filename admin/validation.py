@@ -12,7 +12,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import select, true
 
-from admin.base import READ, ScopedModelView, choice_filter, current_scope, form_choices
+from admin.base import READ, ScopedModelView, choice_filter, current_scope, form_choices, form_name
 from admin.changes import unit_of_work
 from service.common.urls import safe_next
 from service.extensions import db
@@ -155,6 +155,7 @@ class FlagView(ScopedModelView):
         "subject": lambda v, c, m, n: SUBJECTS.get(m.subject, m.subject),
         "facility": lambda v, c, m, n: _facility_link(m),
         "message_vi": lambda v, c, m, n: m.message(str(get_locale() or "vi")[:2]),
+        "form_code": form_name,
     }
     column_formatters_export = {"observed": lambda v, c, m, n: m.observed, "status": lambda v, c, m, n: m.status,
                                 "severity": lambda v, c, m, n: m.severity}
@@ -237,6 +238,7 @@ class ValidationRunView(ScopedModelView):
         "periods": lambda v, c, m, n: ", ".join(m.periods or []),
         "status": lambda v, c, m, n: m.status_label,
         "trigger": lambda v, c, m, n: m.trigger_label,
+        "form_code": form_name,
     }
 
     @expose("/report/<int:run_id>")

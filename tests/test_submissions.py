@@ -1,5 +1,6 @@
 """Commune reports: periods and deadlines, the web form, the API, versions, idempotency, locks, completeness,
 reminders, and concurrent submissions."""
+import re
 import threading
 from datetime import UTC, date, datetime
 
@@ -422,3 +423,20 @@ def test_concurrent_submissions_end_with_one_current_version_and_none_lost(datab
         assert [row.is_current for row in rows].count(True) == 1 and rows[-1].is_current
         assert sorted(row.values["relapsed"] for row in rows) == list(range(clients))
         _db.engine.dispose()
+
+
+def test_lists_show_the_forms_title_and_the_statuses_in_words_not_their_codes(client, login, place, db):
+    """#16 item 16: `commune_rehab`, `submitted`, `accepted` reached the pages."""
+    period = place.form.parse_period("2026Q3")
+    submit(place.reporter, place.form, period, place.commune, good_values(), "web")
+    remind_late_communes(today=date(2026, 9, 20))
+    login(place.steward)
+    for url in ("/admin/submissions/", "/admin/reminders/"):
+        html = client.get(url).text
+        cells = re.findall(r'<td class="col-form_code">\s*(.*?)\s*</td>', html, re.S)
+        assert cells and all(cell == place.form.name for cell in cells), (url, cells)
+    status_cells = re.findall(r'<td class="col-status">\s*(.*?)\s*</td>', client.get("/admin/submissions/").text,
+                              re.S)
+    assert status_cells == [] or all(cell in ("đã nhận, chưa kiểm tra", "đã kiểm tra") for cell in status_cells)
+    details = client.get(f"/admin/submissions/details/?id={db.session.scalar(select(Submission.id))}").text
+    assert "đã nhận, chưa kiểm tra" in details and ">submitted<" not in details

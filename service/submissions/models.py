@@ -10,6 +10,7 @@ from service.extensions import db
 
 CHANNELS = {"web": _l("web form"), "upload": _l("file"), "api": _l("API")}
 UPLOAD_STATUSES = {"accepted": _l("accepted"), "rejected": _l("rejected")}
+SUBMISSION_STATUSES = {"submitted": _l("received, not yet validated"), "validated": _l("validated")}
 
 
 class Submission(db.Model):
