@@ -227,7 +227,7 @@ def test_a_user_changes_their_own_password_from_the_user_menu(app, client, login
     db.session.refresh(user)
     assert user.password_hash != old_hash
     assert "Đăng nhập" in elsewhere.get("/admin/", follow_redirects=True).text  # the other session has ended
-    assert db.session.scalars(select(AuditLog.action).where(AuditLog.row_id == user.id,
+    assert db.session.scalars(select(AuditLog.action).where(AuditLog.row_id == str(user.id),
                                                             AuditLog.action == "password_change")).first()
     fresh = app.test_client()
     for password, welcomed in ((PASSWORD, False), (new, True)):

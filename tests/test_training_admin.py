@@ -578,18 +578,28 @@ def test_the_home_page_lists_what_expires_soon_with_a_link_to_exactly_those(clie
 
 # --- reference data and courses ----------------------------------------------------------------------------
 
-def test_a_course_checks_its_role_codes(client, login, world, db):
+def test_a_course_is_meant_for_role_categories_chosen_by_name(client, login, world, db):
+    """#16 item 7: no longer English codes typed with commas; the list shows the names."""
     login(world.coordinator)
     page = client.get("/admin/courses/new/")
+    options = re.search(r'<select[^>]*id="target_roles"[^>]*multiple[^>]*>(.*?)</select>', page.text, re.S)
+    assert options, "target_roles is not a multiple select"
+    assert f'value="counselling">{role(db, "counselling").name_vi}<' in options.group(1)
     data = {"csrf_token": csrf_token_from(page.text), "code": "QL-01", "title": "Quản lý sau cai",
-            "topic": "case_management", "hours": "16", "certifies": "y", "validity_months": "36",
-            "target_roles": "rehab_direct, khong_co"}
-    response = client.post("/admin/courses/new/", data=data)
-    assert response.status_code == 200 and "khong_co" in response.text
-    response = client.post("/admin/courses/new/", data={**data, "target_roles": "rehab_direct; counselling"})
+            "topic": "case_management", "hours": "16", "certifies": "y", "validity_months": "36"}
+    response = client.post("/admin/courses/new/", data={**data, "target_roles": ["rehab_direct", "khong_co"]})
+    assert response.status_code == 200
+    assert db.session.execute(select(Course).where(Course.code == "QL-01")).first() is None
+    response = client.post("/admin/courses/new/", data={**data, "target_roles": ["rehab_direct", "counselling"]})
     assert response.status_code == 302
     course = db.session.execute(select(Course).where(Course.code == "QL-01")).scalar_one()
     assert course.target_roles == "rehab_direct,counselling"
+    listing = client.get("/admin/courses/?search=QL-01").text
+    names = f'{role(db, "rehab_direct").name_vi}, {role(db, "counselling").name_vi}'
+    assert names in listing and "rehab_direct,counselling" not in listing
+    edit = client.get(f"/admin/courses/edit/?id={course.id}").text
+    chosen = re.findall(r'<option selected value="([^"]+)"|<option value="([^"]+)" selected', edit)
+    assert {value for pair in chosen for value in pair if value} >= {"rehab_direct", "counselling"}
 
 
 def test_a_target_in_another_province_cannot_be_created(client, login, world, db):

@@ -261,14 +261,17 @@ COURSE_FIELDS = ("code", "title", "topic", "hours", "certifies", "validity_month
 
 
 def _check_course(course):
-    """The role category codes a course is meant for: known codes, commas between, each once."""
-    codes = [code.strip() for code in (course.target_roles or "").replace(";", ",").split(",") if code.strip()]
+    """The role category codes a course is meant for (a list, or codes separated by commas): known codes, stored
+    with commas between, each once."""
+    raw = course.target_roles or ""
+    codes = [code.strip() for code in (raw if isinstance(raw, (list, tuple)) else raw.replace(";", ",").split(","))
+             if code and code.strip()]
+    course.target_roles = ",".join(dict.fromkeys(codes))  # a string before any query flushes the row
     known = set(db.session.scalars(select(RoleCategory.code)))
     unknown = [code for code in codes if code not in known]
     if unknown:
         raise TrainingError(_("Unknown role category code(s): %(codes)s. Known codes: %(known)s.",
                               codes=", ".join(unknown), known=", ".join(sorted(known))))
-    course.target_roles = ",".join(dict.fromkeys(codes))
 
 
 def create_course(**fields):
