@@ -41,7 +41,7 @@ from service.common.export import neutralise
 from service.common.text import fold
 from service.common.time import format_local
 from service.extensions import db
-from service.forms.registry import all_forms
+from service.forms.registry import all_forms, get_form
 
 ALL_RIGHTS = frozenset({"list", "details", "export", "create", "edit", "delete"})
 READ = frozenset({"list", "details", "export"})
@@ -194,8 +194,8 @@ def form_choices():
 
 def form_name(view, context, model, name):
     """A list formatter: the form's title where its code is stored (never `commune_rehab` on a page)."""
-    code = getattr(model, name)
-    return next((title for form_code, title in form_choices() if form_code == code), code)
+    form = get_form(getattr(model, name))
+    return form.name if form is not None else getattr(model, name)
 
 
 def labelled(labels):

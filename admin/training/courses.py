@@ -1,4 +1,5 @@
 """Courses."""
+from flask import g
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.form.widgets import Select2Widget
 from flask_babel import lazy_gettext as _l
@@ -34,7 +35,9 @@ class RoleCodesField(SelectMultipleField):
 
 
 def _role_names(view, context, model, name):
-    names = dict(_role_choices())
+    names = g.get("role_names")  # read once per page, not once per row
+    if names is None:
+        names = g.role_names = dict(_role_choices())
     return ", ".join(names.get(code, code) for code in (model.target_roles or "").split(",") if code)
 
 
